@@ -15,6 +15,8 @@ import {
   type CiphersuiteImpl,
   type ClientState,
   type MlsContext,
+  protocolVersions,
+  wireformats,
 } from "ts-mls";
 
 let cachedImpl: Promise<CiphersuiteImpl> | undefined;
@@ -56,7 +58,7 @@ export async function commitBytes(
 export async function applicationBytes(
   state: ClientState,
   plaintext = "{}",
-  authenticatedData = new Uint8Array(),
+  authenticatedData: Uint8Array = new Uint8Array(),
 ): Promise<Uint8Array> {
   const result = await createApplicationMessage({
     context: await context(),
@@ -67,8 +69,8 @@ export async function applicationBytes(
   return encode(mlsMessageEncoder, result.message);
 }
 
-/** Serialized MLSMessage bytes of a proposal (a Remove of leaf 0's own... any member index given). */
-export async function proposalBytes(state: ClientState, authenticatedData = new Uint8Array()): Promise<Uint8Array> {
+/** Serialized MLSMessage bytes of a proposal: the sender (leaf 0) proposes removing itself. */
+export async function proposalBytes(state: ClientState, authenticatedData: Uint8Array = new Uint8Array()): Promise<Uint8Array> {
   const result = await createProposal({
     context: await context(),
     state,
@@ -76,4 +78,13 @@ export async function proposalBytes(state: ClientState, authenticatedData = new 
     authenticatedData,
   });
   return encode(mlsMessageEncoder, result.message);
+}
+
+/** Serialized MLSMessage bytes of a KeyPackage (wire format mls_key_package). */
+export async function keyPackageBytes(identity = "@bob:example.org|DEV"): Promise<Uint8Array> {
+  const kp = await generateKeyPackage({
+    credential: { credentialType: defaultCredentialTypes.basic, identity: new TextEncoder().encode(identity) },
+    cipherSuite: await ciphersuite1(),
+  });
+  return encode(mlsMessageEncoder, { wireformat: wireformats.mls_key_package, version: protocolVersions.mls10, keyPackage: kp.publicPackage });
 }

@@ -1,0 +1,85 @@
+// Base64 as this protocol uses it (D5): Matrix signatures, keys and hashes are unpadded standard
+// base64; every binary value this protocol adds, and event IDs, are unpadded URL-safe base64.
+//
+// Decoders ignore non-zero bits after the last whole byte (e.g. "Zh" reads as "f", like "Zg"):
+// the Matrix spec's own test signing key seed has them, and common Matrix implementations
+// accept them. Nothing here compares base64 text as identity, so no ambiguity follows.
+import { base64nopad, base64urlnopad } from "@scure/base";
+
+export class Base64Error extends Error {
+  override readonly name = "Base64Error";
+}
+
+/** Unpadded standard base64: Matrix signatures, keys and content hashes. */
+export function encodeBase64(bytes: Uint8Array): string {
+  return base64nopad.encode(bytes);
+}
+
+/** Unpadded URL-safe base64 (D5): ciphertexts, key packages, credentials, Welcomes, event IDs. */
+export function encodeBase64Url(bytes: Uint8Array): string {
+  return base64urlnopad.encode(bytes);
+}
+
+const STANDARD = 1;
+const URL_SAFE = 2;
+
+// Six-bit value of each ASCII character, -1 when it is in neither alphabet.
+const SEXTET = new Int8Array(128).fill(-1);
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".split("").forEach((char, value) => {
+  SEXTET[char.charCodeAt(0)] = value;
+});
+// The two characters where the alphabets differ, with the alphabet each belongs to.
+const ALPHABET_SPECIFIC: ReadonlyArray<readonly [string, number, number]> = [
+  ["+", 62, STANDARD],
+  ["/", 63, STANDARD],
+  ["-", 62, URL_SAFE],
+  ["_", 63, URL_SAFE],
+];
+const ALPHABET_OF = new Uint8Array(128);
+for (const [char, value, alphabet] of ALPHABET_SPECIFIC) {
+  SEXTET[char.charCodeAt(0)] = value;
+  ALPHABET_OF[char.charCodeAt(0)] = alphabet;
+}
+
+/**
+ * D5 reader: standard or URL-safe alphabet (not both in one text), with or without `=` padding;
+ * padding, when present, must be exactly what RFC 4648 requires.
+ */
+export function decodeBase64Lenient(text: string): Uint8Array {
+  let end = text.length;
+  if (text.endsWith("=")) {
+    end -= text.endsWith("==") ? 2 : 1;
+    if (text.length % 4 !== 0 || end % 4 < 2) throw new Base64Error("wrong base64 padding");
+  }
+  return decodeSextets(text, end, STANDARD | URL_SAFE);
+}
+
+/** Strict reader for Matrix signatures and keys: standard alphabet, no padding. */
+export function decodeBase64Unpadded(text: string): Uint8Array {
+  return decodeSextets(text, text.length, STANDARD);
+}
+
+function decodeSextets(text: string, end: number, allowedAlphabets: number): Uint8Array {
+  // One leftover character carries only 6 bits: no byte can end there.
+  if (end % 4 === 1) throw new Base64Error(`impossible base64 length ${end}`);
+  const out = new Uint8Array((end * 3) >> 2);
+  let seenAlphabets = 0;
+  let buffer = 0;
+  let bufferedBits = 0;
+  let written = 0;
+  for (let i = 0; i < end; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? (SEXTET[code] as number) : -1;
+    if (value < 0) throw new Base64Error(`invalid base64 character at ${i}`);
+    seenAlphabets |= ALPHABET_OF[code] as number;
+    buffer = ((buffer << 6) | value) & 0xfff;
+    bufferedBits += 6;
+    if (bufferedBits >= 8) {
+      bufferedBits -= 8;
+      out[written++] = buffer >> bufferedBits;
+    }
+  }
+  if ((seenAlphabets & ~allowedAlphabets) !== 0) throw new Base64Error("base64 character outside the alphabet");
+  if (seenAlphabets === (STANDARD | URL_SAFE)) throw new Base64Error("base64 mixes standard and URL-safe alphabets");
+  return out;
+}

@@ -1,0 +1,44 @@
+// The layering of the folders: src/protocol is pure and runtime-neutral; server and client
+// never import each other; there are no import cycles.
+import { describe, expect, it } from "vitest";
+import { findCycle, layeringViolations, readImportGraph, type ImportGraph } from "./helpers/imports.js";
+
+describe("layering of src/", () => {
+  const graph = readImportGraph(".");
+
+  it("finds the protocol layer's files", () => {
+    expect([...graph.keys()].some((file) => file.startsWith("src/protocol/"))).toBe(true);
+  });
+  it("keeps src/protocol free of Node built-ins, unknown packages and upper layers, and server apart from client", () => {
+    expect(layeringViolations(graph)).toEqual([]);
+  });
+  it("has no import cycles", () => {
+    expect(findCycle(graph)).toBeUndefined();
+  });
+});
+
+describe("the layering checks themselves", () => {
+  it("flag a node: import in the protocol layer", () => {
+    const graph: ImportGraph = new Map([["src/protocol/x.ts", ["node:fs"]]]);
+    expect(layeringViolations(graph)).toHaveLength(1);
+  });
+  it("flag a bare Node built-in in the protocol layer", () => {
+    const graph: ImportGraph = new Map([["src/protocol/x.ts", ["crypto"]]]);
+    expect(layeringViolations(graph)).toHaveLength(1);
+  });
+  it("flag the protocol layer importing the server", () => {
+    const graph: ImportGraph = new Map([["src/protocol/x.ts", ["../server/y.js"]]]);
+    expect(layeringViolations(graph)).toHaveLength(1);
+  });
+  it("flag the client importing the server", () => {
+    const graph: ImportGraph = new Map([["src/client/x.ts", ["../server/y.js"]]]);
+    expect(layeringViolations(graph)).toHaveLength(1);
+  });
+  it("find a cycle of two files", () => {
+    const graph: ImportGraph = new Map([
+      ["src/protocol/a.ts", ["./b.js"]],
+      ["src/protocol/b.ts", ["./a.js"]],
+    ]);
+    expect(findCycle(graph)).toEqual(["src/protocol/a.ts", "src/protocol/b.ts", "src/protocol/a.ts"]);
+  });
+});
