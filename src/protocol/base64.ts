@@ -28,7 +28,7 @@ const SEXTET = new Int8Array(128).fill(-1);
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".split("").forEach((char, value) => {
   SEXTET[char.charCodeAt(0)] = value;
 });
-// The two characters where the alphabets differ, with the alphabet each belongs to.
+// Values 62 and 63 are where the alphabets differ: each such character marks its alphabet.
 const ALPHABET_SPECIFIC: ReadonlyArray<readonly [string, number, number]> = [
   ["+", 62, STANDARD],
   ["/", 63, STANDARD],
@@ -79,7 +79,9 @@ function decodeSextets(text: string, end: number, allowedAlphabets: number): Uin
       out[written++] = buffer >> bufferedBits;
     }
   }
-  if ((seenAlphabets & ~allowedAlphabets) !== 0) throw new Base64Error("base64 character outside the alphabet");
-  if (seenAlphabets === (STANDARD | URL_SAFE)) throw new Base64Error("base64 mixes standard and URL-safe alphabets");
+  if ((seenAlphabets & ~allowedAlphabets) !== 0)
+    throw new Base64Error("base64 character outside the alphabet");
+  if (seenAlphabets === (STANDARD | URL_SAFE))
+    throw new Base64Error("base64 mixes standard and URL-safe alphabets");
   return out;
 }

@@ -49,7 +49,11 @@ export function encodeFederationObject(obj: FederationObject): Uint8Array {
   checkWindow(security.window);
   checkRequiredVerification(security.requiredVerification);
   const wire = {
-    federation: { powers: federation.powers, servers: federation.servers, can_propose: federation.canPropose },
+    federation: {
+      powers: federation.powers,
+      servers: federation.servers,
+      can_propose: federation.canPropose,
+    },
     security: { window: security.window, required_verification: security.requiredVerification },
   };
   // simplifyNegativeZero: a window of -0 is the integer 0, not a float.
@@ -109,12 +113,18 @@ function decodeCbor(bytes: Uint8Array): unknown {
  * encoding (text "a" as 61 61 and as 78 01 61). Text and integer keys are compared by value here;
  * other key kinds by their encoded bytes.
  */
-function toMapRejectingDuplicates(entries: ReadonlyArray<readonly [unknown, unknown, Uint8Array]>): Map<unknown, unknown> {
+function toMapRejectingDuplicates(
+  entries: ReadonlyArray<readonly [unknown, unknown, Uint8Array]>,
+): Map<unknown, unknown> {
   const map = new Map<unknown, unknown>();
   const seen = new Set<string>();
   for (const [key, value, encodedKey] of entries) {
     const identity =
-      typeof key === "string" ? `t${key}` : typeof key === "bigint" ? `i${key}` : `x${hex.encode(encodedKey)}`;
+      typeof key === "string"
+        ? `t${key}`
+        : typeof key === "bigint"
+          ? `i${key}`
+          : `x${hex.encode(encodedKey)}`;
     if (seen.has(identity)) throw new Error("duplicate map key");
     seen.add(identity);
     map.set(key, value);
@@ -164,7 +174,8 @@ function checkList(list: readonly unknown[], path: string): void {
   const seen = new Set<string>();
   for (const entry of list) {
     if (typeof entry !== "string") throw new FederationObjectError(`${path} entries must be text strings`);
-    if (LONE_SURROGATE.test(entry)) throw new FederationObjectError(`${path} has an entry with a lone surrogate`);
+    if (LONE_SURROGATE.test(entry))
+      throw new FederationObjectError(`${path} has an entry with a lone surrogate`);
     if (seen.has(entry)) throw new FederationObjectError(`D8: ${path} lists ${JSON.stringify(entry)} twice`);
     seen.add(entry);
   }
@@ -178,6 +189,8 @@ function checkWindow(window: number): void {
 
 function checkRequiredVerification(value: unknown): asserts value is RequiredVerification {
   if (typeof value !== "string" || !REQUIRED_VERIFICATIONS.has(value)) {
-    throw new FederationObjectError(`security.required_verification ${String(value)} is not one of m.direct, m.cross, m.tofu, m.none`);
+    throw new FederationObjectError(
+      `security.required_verification ${String(value)} is not one of m.direct, m.cross, m.tofu, m.none`,
+    );
   }
 }

@@ -19,14 +19,15 @@ export type ReceiveResult =
   | { readonly ok: false; readonly eventId?: string; readonly rejection: Rejection };
 
 export function checkIncomingPdu(raw: unknown, context: ReceiveContext): ReceiveResult {
-  let pdu;
+  let shaped;
   try {
-    pdu = validatePduShape(raw);
+    shaped = validatePduShape(raw);
   } catch (error) {
     if (!(error instanceof PduShapeError)) throw error;
     return { ok: false, rejection: { rule: "shape", kind: "malformed", message: error.message } };
   }
-  const integrity = checkPduIntegrity(pdu, context.keys, context.crypto);
+  const { pdu, forms } = shaped;
+  const integrity = checkPduIntegrity(pdu, context.keys, context.crypto, forms);
   const { eventId } = integrity;
   if (integrity.failure !== undefined) {
     return { ok: false, eventId, rejection: { rule: integrity.failure, kind: "forbidden", message: integrity.detail ?? "" } };

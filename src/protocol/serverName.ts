@@ -12,6 +12,7 @@ export const MAX_SERVER_NAME_LENGTH = 255;
 const DIGITS = /^[0-9]{1,5}$/;
 const IPV4 = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$/;
 const DNS_NAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
+const ENDS_IN_NUMBER = /(^|\.)[0-9]+$/;
 const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 
 export function isValidServerName(name: string): boolean {
@@ -20,10 +21,11 @@ export function isValidServerName(name: string): boolean {
 
 /**
  * Splits a valid server name into host and optional port; undefined when the name is invalid.
- * Decisions beyond the grammar's letter: the whole name is at most 255 characters; a run of four
- * dot-separated numbers is an IPv4 literal, so each must be 0-255 (`256.1.1.1` is invalid, not a
- * DNS name); DNS labels are never empty (no leading, trailing or doubled dot). Leading zeros in a
- * port or an IPv4 octet are allowed, as the grammar's `1*5DIGIT` and `1*3DIGIT` allow them.
+ * Decisions beyond the grammar's letter: the whole name is at most 255 characters; a host whose
+ * last label is all digits must be an IPv4 literal of four numbers 0-255 (a top-level DNS label
+ * is never all-numeric, RFC 3696), so `256.1.1.1` and `1.2.3` are invalid rather than DNS names;
+ * DNS labels are never empty (no leading, trailing or doubled dot). Leading zeros in a port or an
+ * IPv4 octet are allowed, as the grammar's `1*5DIGIT` and `1*3DIGIT` allow them.
  */
 export function parseServerName(name: string): ParsedServerName | undefined {
   if (name.length === 0 || name.length > MAX_SERVER_NAME_LENGTH) return undefined;
@@ -39,7 +41,7 @@ export function parseServerName(name: string): ParsedServerName | undefined {
 
 function isValidHost(host: string): boolean {
   if (host.startsWith("[")) return host.endsWith("]") && isIpv6Literal(host.slice(1, -1));
-  if (IPV4.test(host)) return isIpv4Literal(host);
+  if (ENDS_IN_NUMBER.test(host)) return isIpv4Literal(host);
   return DNS_NAME.test(host);
 }
 

@@ -17,8 +17,17 @@ export function serverSigner(serverName: string) {
   return nobleSigner("ed25519:test", crypto.sha256(new TextEncoder().encode(serverName)));
 }
 
+const publicKeys = new Map<string, Uint8Array>();
+
+/** Public keys of the test servers; cached, since deriving one costs more than a verification. */
 export function keyLookup(serverName: string, keyId: string): Uint8Array | undefined {
-  return keyId === "ed25519:test" ? serverSigner(serverName).publicKey : undefined;
+  if (keyId !== "ed25519:test") return undefined;
+  let key = publicKeys.get(serverName);
+  if (key === undefined) {
+    key = serverSigner(serverName).publicKey;
+    publicKeys.set(serverName, key);
+  }
+  return key;
 }
 
 export function federation(

@@ -34,7 +34,8 @@ const SPEC_VECTORS: ReadonlyArray<{ readonly input: string; readonly expected: s
         }
     }
 }`,
-    expected: '{"auth":{"mxid":"@john.doe:example.com","profile":{"display_name":"John Doe","three_pids":[{"address":"john.doe@example.org","medium":"email"},{"address":"123456789","medium":"msisdn"}]},"success":true}}',
+    expected:
+      '{"auth":{"mxid":"@john.doe:example.com","profile":{"display_name":"John Doe","three_pids":[{"address":"john.doe@example.org","medium":"email"},{"address":"123456789","medium":"msisdn"}]},"success":true}}',
   },
   { input: '{\n    "a": "日本語"\n}', expected: '{"a":"日本語"}' },
   { input: '{\n    "本": 2,\n    "日": 1\n}', expected: '{"日":1,"本":2}' },
@@ -56,8 +57,10 @@ describe("canonical JSON: encoding details", () => {
   });
 
   it("uses only the short escapes and lowercase \\u00XX for control characters", () => {
-    const text = "\u0000\u0007\b\t\n\u000b\f\r\u000e\u001f\"\\/\u007f\u2028";
-    expect(canonicalJson(text)).toBe('"\\u0000\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u001f\\"\\\\/\u007f\u2028"');
+    const text = '\u0000\u0007\b\t\n\u000b\f\r\u000e\u001f"\\/\u007f\u2028';
+    expect(canonicalJson(text)).toBe(
+      '"\\u0000\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u001f\\"\\\\/\u007f\u2028"',
+    );
   });
 
   it("writes non-ASCII as UTF-8 bytes, not escapes", () => {
@@ -140,7 +143,8 @@ function shuffleKeys(value: unknown, random: () => number): unknown {
     [entries[i], entries[j]] = [entries[j]!, entries[i]!];
   }
   const shuffled: Record<string, unknown> = {};
-  for (const [key, item] of entries) Object.defineProperty(shuffled, key, { value: shuffleKeys(item, random), enumerable: true });
+  for (const [key, item] of entries)
+    Object.defineProperty(shuffled, key, { value: shuffleKeys(item, random), enumerable: true });
   return shuffled;
 }
 

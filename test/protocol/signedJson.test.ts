@@ -12,15 +12,19 @@ const KEY_ID = "ed25519:1";
 const signer = nobleSigner(KEY_ID, SEED);
 const otherSigner = nobleSigner(KEY_ID, new Uint8Array(32).fill(7));
 
-const EMPTY_SIGNATURE = "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ";
-const ONE_TWO_SIGNATURE = "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw";
+const EMPTY_SIGNATURE =
+  "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ";
+const ONE_TWO_SIGNATURE =
+  "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw";
 
 const verify = (value: object, publicKey = signer.publicKey, keyId = KEY_ID): boolean =>
   verifyJsonSignature(value, SERVER, keyId, publicKey, nobleCrypto);
 
 describe("signJson: Matrix spec vectors", () => {
   it("signs the empty object as the spec shows", () => {
-    expect(signJson({}, SERVER, signer)).toEqual({ signatures: { domain: { "ed25519:1": EMPTY_SIGNATURE } } });
+    expect(signJson({}, SERVER, signer)).toEqual({
+      signatures: { domain: { "ed25519:1": EMPTY_SIGNATURE } },
+    });
   });
 
   it('signs {"one":1,"two":"Two"} as the spec shows', () => {
@@ -34,7 +38,11 @@ describe("signJson: Matrix spec vectors", () => {
 
 describe("signJson: behaviour", () => {
   it("leaves signatures and unsigned out of the signed bytes", () => {
-    const signed = signJson({ one: 1, two: "Two", unsigned: { age_ts: 1 }, signatures: { other: {} } }, SERVER, signer);
+    const signed = signJson(
+      { one: 1, two: "Two", unsigned: { age_ts: 1 }, signatures: { other: {} } },
+      SERVER,
+      signer,
+    );
     expect(signed.signatures.domain?.[KEY_ID]).toBe(ONE_TWO_SIGNATURE);
   });
 
@@ -78,7 +86,9 @@ describe("verifyJsonSignature", () => {
   });
 
   it("ignores unsigned and other signatures", () => {
-    expect(verify({ ...signedOneTwo, unsigned: { x: 1 }, signatures: { ...signedOneTwo.signatures, o: {} } })).toBe(true);
+    expect(
+      verify({ ...signedOneTwo, unsigned: { x: 1 }, signatures: { ...signedOneTwo.signatures, o: {} } }),
+    ).toBe(true);
   });
 
   it("rejects a tampered value", () => {
@@ -112,6 +122,8 @@ describe("verifyJsonSignature", () => {
   it("verifies what signJson signed, with an arbitrary key ID", () => {
     const deviceSigner = nobleSigner("de.bwi.mls.v1.basic:DEVICE", SEED);
     const signed = signJson({ device_id: "DEVICE" }, "@u:domain", deviceSigner);
-    expect(verifyJsonSignature(signed, "@u:domain", deviceSigner.keyId, deviceSigner.publicKey, nobleCrypto)).toBe(true);
+    expect(
+      verifyJsonSignature(signed, "@u:domain", deviceSigner.keyId, deviceSigner.publicKey, nobleCrypto),
+    ).toBe(true);
   });
 });

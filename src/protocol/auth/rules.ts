@@ -124,9 +124,11 @@ function runRules(event: Pdu, create: AuthEvent | undefined, select: SelectAuthS
   }
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     return undefined;
   }

@@ -14,6 +14,11 @@ const CONTENT_KEPT_TYPES = new Set([
   ]),
 ]);
 
+/** D2: whether redaction keeps the whole content of an event of this type. */
+export function contentKeptOnRedaction(type: unknown): boolean {
+  return typeof type === "string" && CONTENT_KEPT_TYPES.has(type);
+}
+
 /**
  * Keeps every top-level key of section 3 except `unsigned`, and the whole `content` of the
  * four allowed event types; any other type (rejected anyway, D4) keeps an empty content.
@@ -23,6 +28,6 @@ export function redactPdu(event: object): Record<string, unknown> {
   for (const [key, value] of Object.entries(event)) {
     if (KEPT_KEYS.has(key)) redacted[key] = value;
   }
-  if ("content" in redacted && !CONTENT_KEPT_TYPES.has(redacted.type as string)) redacted.content = {};
+  if ("content" in redacted && !contentKeptOnRedaction(redacted.type)) redacted.content = {};
   return redacted;
 }

@@ -1,10 +1,11 @@
 // Shape validation of incoming PDUs (section 3): types, limits, no `sender`, no `depth`.
 // Values that the authorization rules judge (state_key values, content fields) are left to them
 // so that a rejection names the rule.
-import { canonicalJsonBytes, CanonicalJsonError } from "../canonicalJson.js";
+import { CanonicalJsonError } from "../canonicalJson.js";
 import { isEventId, isRoomId } from "../identifiers.js";
 import { CREATE_EVENT_TYPE } from "../names.js";
 import { isValidServerName } from "../serverName.js";
+import { canonicalForms, type PduCanonicalForms } from "./canonicalForms.js";
 import { MAX_AUTH_EVENTS, MAX_PDU_BYTES, MAX_PREV_EVENTS, PDU_KEYS, type Pdu } from "./types.js";
 
 export class PduShapeError extends Error {
@@ -30,8 +31,14 @@ function checkEventIdList(value: unknown, field: string, max: number): void {
   for (const id of value) if (!isEventId(id)) fail(`${field} holds ${JSON.stringify(id)}, which is not an event ID`);
 }
 
-/** Returns the value typed as a PDU, or throws PduShapeError saying what is wrong. */
-export function validatePduShape(value: unknown): Pdu {
+export interface ShapedPdu {
+  readonly pdu: Pdu;
+  /** Its canonical forms, computed once here and reused for the hash and signature checks. */
+  readonly forms: PduCanonicalForms;
+}
+
+/** Returns the value typed as a PDU with its canonical forms, or throws PduShapeError saying what is wrong. */
+export function validatePduShape(value: unknown): ShapedPdu {
   if (!isPlainObject(value)) fail("a PDU must be a JSON object");
   if ("sender" in value) fail("PDUs of MLS rooms have no sender (section 3)");
   if ("depth" in value) fail("PDUs of MLS rooms have no depth (section 3)");
@@ -65,13 +72,14 @@ export function validatePduShape(value: unknown): Pdu {
   }
   if ("unsigned" in value && !isPlainObject(value.unsigned)) fail("unsigned must be an object");
 
-  let size: number;
+  let forms: PduCanonicalForms;
   try {
-    size = canonicalJsonBytes(value).length;
+    forms = canonicalForms(value);
   } catch (error) {
     if (error instanceof CanonicalJsonError) fail(`not representable as canonical JSON: ${error.message}`);
     throw error;
   }
+  const size = forms.full.length;
   if (size > MAX_PDU_BYTES) fail(`PDU is ${size} bytes of canonical JSON; the limit is ${MAX_PDU_BYTES}`);
-  return value as unknown as Pdu;
+  return { pdu: value as unknown as Pdu, forms };
 }

@@ -1,6 +1,7 @@
 // Building and verifying PDUs: only the `origin` server signs, with its federation key (section 3).
 import { decodeBase64Unpadded, encodeBase64, Base64Error } from "../base64.js";
 import type { Ed25519Signer, ProtocolCrypto } from "../crypto.js";
+import { canonicalForms, type PduCanonicalForms } from "./canonicalForms.js";
 import { computeContentHash, eventIdFromSigningBytes, redactedSigningBytes } from "./hashes.js";
 import type { Pdu, UnsignedPdu } from "./types.js";
 
@@ -36,8 +37,13 @@ export interface PduIntegrity {
  * tampering, D2). Every signature the origin made must verify with a key the caller knows, and
  * there must be at least one. Also yields the event ID, which covers the same bytes.
  */
-export function checkPduIntegrity(pdu: Pdu, keys: ServerKeyLookup, crypto: ProtocolCrypto): PduIntegrity {
-  const signingBytes = redactedSigningBytes(pdu);
+export function checkPduIntegrity(
+  pdu: Pdu,
+  keys: ServerKeyLookup,
+  crypto: ProtocolCrypto,
+  forms: PduCanonicalForms = canonicalForms(pdu as unknown as Record<string, unknown>),
+): PduIntegrity {
+  const signingBytes = forms.signingInput;
   const eventId = eventIdFromSigningBytes(signingBytes, crypto);
   const originSignatures = Object.entries(pdu.signatures[pdu.origin] ?? {});
   if (originSignatures.length === 0) {
@@ -59,7 +65,7 @@ export function checkPduIntegrity(pdu: Pdu, keys: ServerKeyLookup, crypto: Proto
       return { eventId, failure: "signature", detail: `signature ${keyId} of ${pdu.origin} does not verify` };
     }
   }
-  if (computeContentHash(pdu, crypto) !== pdu.hashes.sha256) {
+  if (encodeBase64(crypto.sha256(forms.contentHashInput)) !== pdu.hashes.sha256) {
     return { eventId, failure: "content-hash", detail: "content hash does not match (D2: tampering)" };
   }
   return { eventId };
