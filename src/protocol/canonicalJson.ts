@@ -10,6 +10,9 @@ export const MAX_CANONICAL_JSON_DEPTH = 1024;
 
 // A lone surrogate has no UTF-8 form: TextEncoder would silently sign U+FFFD instead, so refuse it.
 const LONE_SURROGATE = /\p{Surrogate}/u;
+// Characters JSON must escape, and surrogates (which need the check above).
+// eslint-disable-next-line no-control-regex
+const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 const utf8 = new TextEncoder();
 
@@ -75,6 +78,8 @@ function writeObject(object: Record<string, unknown>, depth: number): string {
 // JSON.stringify of a well-formed string is already the shortest form the appendix's grammar
 // allows: it escapes only `"`, `\` and U+0000-U+001F, with \b \f \n \r \t and lowercase \u00XX.
 function quote(text: string): string {
+  // Fast path for the common case (long base64 ciphertexts): nothing to escape, no surrogates.
+  if (!NEEDS_CARE.test(text)) return '"' + text + '"';
   if (LONE_SURROGATE.test(text)) throw new CanonicalJsonError("string contains a lone surrogate");
   return JSON.stringify(text);
 }

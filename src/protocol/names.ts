@@ -62,13 +62,3 @@ export function eventKind(names: RoomVersionNames, type: string): MlsEventKind |
   if (type === names.pendingType || type === names.proposedCommitAlias) return "pending";
   return undefined;
 }
-
-/** The ciphersuite name of an algorithm with either prefix (D17), or undefined. */
-export function ciphersuiteOfAlgorithm(algorithm: string): string | undefined {
-  for (const names of [UNSTABLE_NAMES, STABLE_NAMES]) {
-    if (algorithm.startsWith(names.prefix) && algorithm.length > names.prefix.length) {
-      return algorithm.slice(names.prefix.length);
-    }
-  }
-  return undefined;
-}

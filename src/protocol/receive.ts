@@ -30,7 +30,11 @@ export function checkIncomingPdu(raw: unknown, context: ReceiveContext): Receive
   const integrity = checkPduIntegrity(pdu, context.keys, context.crypto, forms);
   const { eventId } = integrity;
   if (integrity.failure !== undefined) {
-    return { ok: false, eventId, rejection: { rule: integrity.failure, kind: "forbidden", message: integrity.detail ?? "" } };
+    return {
+      ok: false,
+      eventId,
+      rejection: { rule: integrity.failure, kind: "forbidden", message: integrity.detail ?? "" },
+    };
   }
   const outcome = authorizeEvent(pdu, context.authEvents);
   if (!outcome.ok) return { ok: false, eventId, rejection: outcome.rejection };

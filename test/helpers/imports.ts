@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
-const IMPORT = /(?:^|\s)(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
+const IMPORT =
+  /(?:^|\s)(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
 
 /** File path (relative to the root, with .ts) → import specifiers as written. */
 export type ImportGraph = Map<string, string[]>;
@@ -61,7 +62,10 @@ export function layeringViolations(graph: ImportGraph): string[] {
           violations.push(`${file} -> ${specifier} (protocol imports ${targetLayer})`);
         }
       }
-      if ((layer === "server" && targetLayer === "client") || (layer === "client" && targetLayer === "server")) {
+      if (
+        (layer === "server" && targetLayer === "client") ||
+        (layer === "client" && targetLayer === "server")
+      ) {
         violations.push(`${file} -> ${specifier} (server and client never import each other)`);
       }
     }

@@ -34,7 +34,10 @@ async function context(): Promise<MlsContext> {
 export async function newGroup(groupId: string, identity = "@alice:example.org|DEV"): Promise<ClientState> {
   const cs = await ciphersuite1();
   const kp = await generateKeyPackage({
-    credential: { credentialType: defaultCredentialTypes.basic, identity: new TextEncoder().encode(identity) },
+    credential: {
+      credentialType: defaultCredentialTypes.basic,
+      identity: new TextEncoder().encode(identity),
+    },
     cipherSuite: cs,
   });
   return createGroup({
@@ -70,7 +73,10 @@ export async function applicationBytes(
 }
 
 /** Serialized MLSMessage bytes of a proposal: the sender (leaf 0) proposes removing itself. */
-export async function proposalBytes(state: ClientState, authenticatedData: Uint8Array = new Uint8Array()): Promise<Uint8Array> {
+export async function proposalBytes(
+  state: ClientState,
+  authenticatedData: Uint8Array = new Uint8Array(),
+): Promise<Uint8Array> {
   const result = await createProposal({
     context: await context(),
     state,
@@ -83,8 +89,15 @@ export async function proposalBytes(state: ClientState, authenticatedData: Uint8
 /** Serialized MLSMessage bytes of a KeyPackage (wire format mls_key_package). */
 export async function keyPackageBytes(identity = "@bob:example.org|DEV"): Promise<Uint8Array> {
   const kp = await generateKeyPackage({
-    credential: { credentialType: defaultCredentialTypes.basic, identity: new TextEncoder().encode(identity) },
+    credential: {
+      credentialType: defaultCredentialTypes.basic,
+      identity: new TextEncoder().encode(identity),
+    },
     cipherSuite: await ciphersuite1(),
   });
-  return encode(mlsMessageEncoder, { wireformat: wireformats.mls_key_package, version: protocolVersions.mls10, keyPackage: kp.publicPackage });
+  return encode(mlsMessageEncoder, {
+    wireformat: wireformats.mls_key_package,
+    version: protocolVersions.mls10,
+    keyPackage: kp.publicPackage,
+  });
 }

@@ -35,7 +35,11 @@ export function federation(
 ): FederationObject {
   const servers = fields.servers ?? ["a.example"];
   return {
-    federation: { powers: fields.powers ?? [servers[0] ?? "a.example"], servers, canPropose: fields.canPropose ?? [] },
+    federation: {
+      powers: fields.powers ?? [servers[0] ?? "a.example"],
+      servers,
+      canPropose: fields.canPropose ?? [],
+    },
     security: { window: fields.window ?? 0, requiredVerification: "m.cross" },
   };
 }
@@ -95,7 +99,10 @@ export async function roomFixture(options: RoomOptions = {}): Promise<RoomFixtur
     auth_events: [],
   });
   const mlsContent = (bytes: Uint8Array) => ({ algorithm, ciphertext: encodeBase64Url(bytes) });
-  const first = await commitBytes(await newGroup(roomId), encodeFederationObject(options.federation ?? federation({ servers: [server] })));
+  const first = await commitBytes(
+    await newGroup(roomId),
+    encodeFederationObject(options.federation ?? federation({ servers: [server] })),
+  );
   const commit0 = accepted({
     room_id: roomId,
     type: names.commitType,

@@ -27,7 +27,9 @@ let shared: RoomFixture; // servers [a, b, c], powers [a, b], can_propose [b, c]
 
 beforeAll(async () => {
   room = await roomFixture();
-  shared = await roomFixture({ federation: federation({ servers: [A, B, C], powers: [A, B], canPropose: [B, C] }) });
+  shared = await roomFixture({
+    federation: federation({ servers: [A, B, C], powers: [A, B], canPropose: [B, C] }),
+  });
 });
 
 /** Commit-framed MLS bytes at epoch 1 of `fixture` carrying `fed` as authenticated data. */
@@ -35,8 +37,19 @@ async function nextCommit(fixture: RoomFixture, fed = federation({ servers: [A] 
   return commitBytes(fixture.group, encodeFederationObject(fed));
 }
 
-function commitEvent(fixture: RoomFixture, origin: string, bytes: Uint8Array, fields: Partial<UnsignedPdu> = {}) {
-  return fixture.event({ type: fixture.names.commitType, state_key: "", origin, content: fixture.mlsContent(bytes), ...fields });
+function commitEvent(
+  fixture: RoomFixture,
+  origin: string,
+  bytes: Uint8Array,
+  fields: Partial<UnsignedPdu> = {},
+) {
+  return fixture.event({
+    type: fixture.names.commitType,
+    state_key: "",
+    origin,
+    content: fixture.mlsContent(bytes),
+    ...fields,
+  });
 }
 
 function pendingEvent(fixture: RoomFixture, origin: string, bytes: Uint8Array) {
@@ -57,7 +70,7 @@ describe("R1 state_key values", () => {
     const { bytes } = await nextCommit(room);
     expect(rejectedBy(check(room, commitEvent(room, A, bytes, { state_key: "x" })))).toBe("R1");
   });
-  it("R1 lets a commit with state_key \"\" pass", async () => {
+  it('R1 lets a commit with state_key "" pass', async () => {
     const { bytes } = await nextCommit(room);
     expect(check(room, commitEvent(room, A, bytes)).ok).toBe(true);
   });
@@ -73,7 +86,9 @@ describe("R2 event types and state keys", () => {
   });
   it("R2 (section 2) rejects the stable commit type in a room of the unstable version", async () => {
     const { bytes } = await nextCommit(room);
-    expect(rejectedBy(check(room, commitEvent(room, A, bytes, { type: STABLE_NAMES.commitType })))).toBe("R2");
+    expect(rejectedBy(check(room, commitEvent(room, A, bytes, { type: STABLE_NAMES.commitType })))).toBe(
+      "R2",
+    );
   });
   it("R2 lets m.room.encrypted without a state_key pass", async () => {
     expect(check(room, await messageEvent(room)).ok).toBe(true);
@@ -88,7 +103,11 @@ describe("R2 event types and state keys", () => {
 describe("R3 the create event", () => {
   /** A create event; a content field given as undefined is left out. */
   const create = (fields: Partial<UnsignedPdu> = {}, content: Record<string, unknown> = {}): UnsignedPdu => {
-    const merged: Record<string, unknown> = { room_version: "de.bwi.mls.v1", algorithm: room.algorithm, ...content };
+    const merged: Record<string, unknown> = {
+      room_version: "de.bwi.mls.v1",
+      algorithm: room.algorithm,
+      ...content,
+    };
     for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
     return {
       room_id: "!new:a.example",
@@ -130,7 +149,9 @@ describe("R3 the create event", () => {
     expect(judge(create({}, { algorithm: "" }))).toBe("R3");
   });
   it("R3 (D3) accepts encryption_algorithm as the algorithm field", () => {
-    expect(judge(create({}, { algorithm: undefined, encryption_algorithm: "de.bwi.mls.v1.X" }))).toBeUndefined();
+    expect(
+      judge(create({}, { algorithm: undefined, encryption_algorithm: "de.bwi.mls.v1.X" })),
+    ).toBeUndefined();
   });
   it("R3 (D3) rejects algorithm and encryption_algorithm with different values", () => {
     expect(judge(create({}, { encryption_algorithm: "de.bwi.mls.v1.other" }))).toBe("R3");
@@ -142,10 +163,14 @@ describe("R4 auth events (D16)", () => {
     expect(check(room, await messageEvent(room)).ok).toBe(true);
   });
   it("R4 rejects an event whose auth events lack the create event", async () => {
-    expect(rejectedBy(check(room, await messageEvent(room, A, { auth_events: [room.commit0.eventId] })))).toBe("R4");
+    expect(
+      rejectedBy(check(room, await messageEvent(room, A, { auth_events: [room.commit0.eventId] }))),
+    ).toBe("R4");
   });
   it("R4 rejects an event whose auth events lack a commit", async () => {
-    expect(rejectedBy(check(room, await messageEvent(room, A, { auth_events: [room.create.eventId] })))).toBe("R4");
+    expect(rejectedBy(check(room, await messageEvent(room, A, { auth_events: [room.create.eventId] })))).toBe(
+      "R4",
+    );
   });
   it("R4 rejects an auth event that is unknown or did not pass the checks", async () => {
     const missing = "$" + "A".repeat(43);
@@ -154,17 +179,23 @@ describe("R4 auth events (D16)", () => {
   });
   it("R4 rejects any other event among the auth events", async () => {
     const other = accepted(await messageEvent(room));
-    const event = await messageEvent(room, A, { auth_events: [room.create.eventId, room.commit0.eventId, other.eventId] });
+    const event = await messageEvent(room, A, {
+      auth_events: [room.create.eventId, room.commit0.eventId, other.eventId],
+    });
     expect(rejectedBy(check(room, event, [other]))).toBe("R4");
   });
   it("R4 rejects two commits among the auth events", async () => {
     const { bytes } = await nextCommit(room);
     const second = accepted(commitEvent(room, A, bytes));
-    const event = await messageEvent(room, A, { auth_events: [room.create.eventId, room.commit0.eventId, second.eventId] });
+    const event = await messageEvent(room, A, {
+      auth_events: [room.create.eventId, room.commit0.eventId, second.eventId],
+    });
     expect(rejectedBy(check(room, event, [second]))).toBe("R4");
   });
   it("R4 rejects an auth event listed twice", async () => {
-    const event = await messageEvent(room, A, { auth_events: [room.create.eventId, room.create.eventId, room.commit0.eventId] });
+    const event = await messageEvent(room, A, {
+      auth_events: [room.create.eventId, room.create.eventId, room.commit0.eventId],
+    });
     expect(rejectedBy(check(room, event))).toBe("R4");
   });
   it("R4 (D16) rejects an epoch-0 commit with a commit in its auth events", async () => {
@@ -179,7 +210,10 @@ describe("R4 auth events (D16)", () => {
 describe("R5 m.federate", () => {
   let closed: RoomFixture;
   beforeAll(async () => {
-    closed = await roomFixture({ createContent: { "m.federate": false }, federation: federation({ servers: [A, B] }) });
+    closed = await roomFixture({
+      createContent: { "m.federate": false },
+      federation: federation({ servers: [A, B] }),
+    });
   });
   it("R5 rejects an event from another server in a room that does not federate", async () => {
     expect(rejectedBy(check(closed, await messageEvent(closed, B)))).toBe("R5");
@@ -201,11 +235,20 @@ describe("R6 origin in servers", () => {
 describe("R7 room and group ID", () => {
   it("R7 rejects a room_id that differs from the create event's", async () => {
     const event = await messageEvent(room, A, { room_id: "!other:a.example" });
-    expect(rejectedBy(authorizeAgainstState(signed(event).pdu, { create: room.create, commit: room.commit0 }))).toBe("R7");
+    expect(
+      rejectedBy(authorizeAgainstState(signed(event).pdu, { create: room.create, commit: room.commit0 })),
+    ).toBe("R7");
   });
   it("R7 rejects an MLS group_id that differs from the room ID", async () => {
-    const foreign = await commitBytes(await newGroup("!elsewhere:a.example"), encodeFederationObject(federation()));
-    const event = room.event({ type: "m.room.encrypted", origin: A, content: room.mlsContent(await applicationBytes(foreign.newState)) });
+    const foreign = await commitBytes(
+      await newGroup("!elsewhere:a.example"),
+      encodeFederationObject(federation()),
+    );
+    const event = room.event({
+      type: "m.room.encrypted",
+      origin: A,
+      content: room.mlsContent(await applicationBytes(foreign.newState)),
+    });
     expect(rejectedBy(check(room, event))).toBe("R7");
   });
   it("R7 lets a message of the room's own group pass", async () => {
@@ -231,7 +274,10 @@ describe("R9 commits", () => {
     expect(rejectedBy(check(room, event))).toBe("R9.1");
   });
   it("R9.2 rejects an epoch-0 commit from a server other than the room's", async () => {
-    const { bytes } = await commitBytes(await newGroup(room.roomId), encodeFederationObject(federation({ servers: [B] })));
+    const { bytes } = await commitBytes(
+      await newGroup(room.roomId),
+      encodeFederationObject(federation({ servers: [B] })),
+    );
     const event = commitEvent(room, B, bytes, { auth_events: [room.create.eventId] });
     expect(rejectedBy(check(room, event))).toBe("R9.2");
   });
@@ -248,7 +294,10 @@ describe("R9 commits", () => {
     const epoch1 = await nextCommit(room);
     const { bytes } = await commitBytes(epoch1.newState, encodeFederationObject(federation()));
     const outcome = check(room, commitEvent(room, A, bytes));
-    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual(["R9.3", "epoch"]);
+    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual([
+      "R9.3",
+      "epoch",
+    ]);
   });
   it("R9.3 lets a commit of exactly the next epoch pass", async () => {
     const { bytes } = await nextCommit(room);
@@ -319,7 +368,10 @@ describe("R9 commits", () => {
   it("D7 rejects a commit whose authenticated data is not a federation object as malformed", async () => {
     const { bytes } = await commitBytes(room.group, new TextEncoder().encode("not cbor {"));
     const outcome = check(room, commitEvent(room, A, bytes));
-    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual(["D7", "malformed"]);
+    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual([
+      "D7",
+      "malformed",
+    ]);
   });
 });
 
@@ -330,7 +382,10 @@ describe("R10 pending commits", () => {
     const epoch1 = await nextCommit(shared, sharedFed());
     const { bytes } = await commitBytes(epoch1.newState, encodeFederationObject(sharedFed()));
     const outcome = check(shared, pendingEvent(shared, C, bytes));
-    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual(["R10.1", "epoch"]);
+    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual([
+      "R10.1",
+      "epoch",
+    ]);
   });
   it("R10.2 rejects an application message sent as a pending commit", async () => {
     const bytes = await applicationBytes(shared.group, "x", encodeFederationObject(sharedFed()));
@@ -341,11 +396,17 @@ describe("R10 pending commits", () => {
     expect(rejectedBy(check(shared, pendingEvent(shared, C, bytes)))).toBe("R10.3");
   });
   it("R10.3 rejects an invalid server name in servers", async () => {
-    const { bytes } = await nextCommit(shared, federation({ servers: [A, B, C, "bad name!"], powers: [A, B], canPropose: [C] }));
+    const { bytes } = await nextCommit(
+      shared,
+      federation({ servers: [A, B, C, "bad name!"], powers: [A, B], canPropose: [C] }),
+    );
     expect(rejectedBy(check(shared, pendingEvent(shared, C, bytes)))).toBe("R10.3");
   });
   it("R10.4 rejects a pending commit that changes powers", async () => {
-    const { bytes } = await nextCommit(shared, federation({ servers: [A, B, C], powers: [A, C], canPropose: [C] }));
+    const { bytes } = await nextCommit(
+      shared,
+      federation({ servers: [A, B, C], powers: [A, C], canPropose: [C] }),
+    );
     expect(rejectedBy(check(shared, pendingEvent(shared, C, bytes)))).toBe("R10.4");
   });
   it("R10.5 rejects a pending commit from a server not in can_propose", async () => {
@@ -353,11 +414,17 @@ describe("R10 pending commits", () => {
     expect(rejectedBy(check(shared, pendingEvent(shared, A, bytes)))).toBe("R10.5");
   });
   it("R10.6 rejects a pending commit that drops a power from servers", async () => {
-    const { bytes } = await nextCommit(shared, federation({ servers: [A, C], powers: [A, B], canPropose: [C] }));
+    const { bytes } = await nextCommit(
+      shared,
+      federation({ servers: [A, C], powers: [A, B], canPropose: [C] }),
+    );
     expect(rejectedBy(check(shared, pendingEvent(shared, C, bytes)))).toBe("R10.6");
   });
   it("R10.7 rejects a can_propose entry that is not in servers", async () => {
-    const { bytes } = await nextCommit(shared, federation({ servers: [A, B], powers: [A, B], canPropose: [C] }));
+    const { bytes } = await nextCommit(
+      shared,
+      federation({ servers: [A, B], powers: [A, B], canPropose: [C] }),
+    );
     expect(rejectedBy(check(shared, pendingEvent(shared, B, bytes)))).toBe("R10.7");
   });
   it("R10.8 lets a pending commit that meets every rule pass", async () => {
@@ -365,7 +432,10 @@ describe("R10 pending commits", () => {
     expect(check(shared, pendingEvent(shared, C, bytes)).ok).toBe(true);
   });
   it("D1 treats the proposed_commit type exactly like the pending commit type", async () => {
-    const { bytes } = await nextCommit(shared, federation({ servers: [A, B, C], powers: [A, C], canPropose: [C] }));
+    const { bytes } = await nextCommit(
+      shared,
+      federation({ servers: [A, B, C], powers: [A, C], canPropose: [C] }),
+    );
     const event = { ...pendingEvent(shared, C, bytes), type: shared.names.proposedCommitAlias };
     expect(rejectedBy(check(shared, event))).toBe("R10.4");
   });
@@ -374,9 +444,16 @@ describe("R10 pending commits", () => {
 describe("R11 and R12 encrypted messages", () => {
   it("R11 rejects a message of an epoch before the current commit", async () => {
     const epoch0 = await newGroup(room.roomId);
-    const event = room.event({ type: "m.room.encrypted", origin: A, content: room.mlsContent(await applicationBytes(epoch0)) });
+    const event = room.event({
+      type: "m.room.encrypted",
+      origin: A,
+      content: room.mlsContent(await applicationBytes(epoch0)),
+    });
     const outcome = check(room, event);
-    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual(["R11", "epoch"]);
+    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual([
+      "R11",
+      "epoch",
+    ]);
   });
   it("R11 (D9) rejects a commit sent inside m.room.encrypted", async () => {
     const { bytes } = await nextCommit(room);
@@ -387,7 +464,11 @@ describe("R11 and R12 encrypted messages", () => {
     expect(check(room, await messageEvent(room)).ok).toBe(true);
   });
   it("R12 lets a proposal inside m.room.encrypted pass", async () => {
-    const event = room.event({ type: "m.room.encrypted", origin: A, content: room.mlsContent(await proposalBytes(room.group)) });
+    const event = room.event({
+      type: "m.room.encrypted",
+      origin: A,
+      content: room.mlsContent(await proposalBytes(room.group)),
+    });
     expect(check(room, event).ok).toBe(true);
   });
 });
@@ -396,13 +477,24 @@ describe("D5 and D21 ciphertext encoding", () => {
   it("D5 accepts a ciphertext in standard base64 with padding", async () => {
     const bytes = await applicationBytes(room.group);
     const standard = encodeBase64(bytes) + "=".repeat((4 - (encodeBase64(bytes).length % 4)) % 4);
-    const event = room.event({ type: "m.room.encrypted", origin: A, content: { algorithm: room.algorithm, ciphertext: standard } });
+    const event = room.event({
+      type: "m.room.encrypted",
+      origin: A,
+      content: { algorithm: room.algorithm, ciphertext: standard },
+    });
     expect(check(room, event).ok).toBe(true);
   });
   it("D21 rejects a ciphertext that is not base64 as malformed", async () => {
-    const event = room.event({ type: "m.room.encrypted", origin: A, content: { algorithm: room.algorithm, ciphertext: "%%%" } });
+    const event = room.event({
+      type: "m.room.encrypted",
+      origin: A,
+      content: { algorithm: room.algorithm, ciphertext: "%%%" },
+    });
     const outcome = check(room, event);
-    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual(["D21", "malformed"]);
+    expect(outcome.ok ? undefined : [outcome.rejection.rule, outcome.rejection.kind]).toEqual([
+      "D21",
+      "malformed",
+    ]);
   });
   it("D21 rejects an MLS key package in place of a private message", async () => {
     const content = { algorithm: room.algorithm, ciphertext: encodeBase64Url(await keyPackageBytes()) };
@@ -413,4 +505,116 @@ describe("D5 and D21 ciphertext encoding", () => {
     const content = room.mlsContent(Uint8Array.of(...bytes, 0));
     expect(rejectedBy(check(room, room.event({ type: "m.room.encrypted", origin: A, content })))).toBe("D21");
   });
+});
+
+describe("every sub-rule of R9 and R10 lets a commit that meets it pass", () => {
+  type Case = [
+    rule: string,
+    what: string,
+    kind: "commit" | "pending",
+    origin: string,
+    fed: () => ReturnType<typeof federation>,
+  ];
+  const cases: Case[] = [
+    [
+      "R9.1",
+      'a commit with state_key ""',
+      "commit",
+      A,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [B, C] }),
+    ],
+    [
+      "R9.4",
+      "a commit-framed MLS message",
+      "commit",
+      A,
+      () => federation({ servers: [A, B, C], powers: [A, B] }),
+    ],
+    [
+      "R9.5",
+      "servers given as IP literals with ports",
+      "commit",
+      A,
+      () => federation({ servers: [A, B, C, "[::1]:8448", "127.0.0.1:8008"], powers: [A, B] }),
+    ],
+    [
+      "R9.6",
+      "powers of valid names",
+      "commit",
+      A,
+      () => federation({ servers: [A, B, C], powers: [A, B, C] }),
+    ],
+    [
+      "R9.8",
+      "powers a strict subset of servers",
+      "commit",
+      A,
+      () => federation({ servers: [A, B, C], powers: [A] }),
+    ],
+    [
+      "R9.10",
+      "can_propose a subset of servers",
+      "commit",
+      A,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [C] }),
+    ],
+    [
+      "R10.1",
+      "a pending commit of the next epoch",
+      "pending",
+      C,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [B, C] }),
+    ],
+    [
+      "R10.2",
+      "a commit-framed pending commit",
+      "pending",
+      B,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [B, C] }),
+    ],
+    [
+      "R10.3",
+      "a pending commit that adds a server",
+      "pending",
+      C,
+      () => federation({ servers: [A, B, C, "d.example"], powers: [A, B], canPropose: [B, C] }),
+    ],
+    [
+      "R10.4",
+      "a pending commit that keeps powers",
+      "pending",
+      C,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [C] }),
+    ],
+    [
+      "R10.5",
+      "a pending commit from a server in can_propose",
+      "pending",
+      B,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [B] }),
+    ],
+    [
+      "R10.6",
+      "a pending commit that removes a non-power server",
+      "pending",
+      B,
+      () => federation({ servers: [A, B], powers: [A, B], canPropose: [B] }),
+    ],
+    [
+      "R10.7",
+      "a pending commit that narrows can_propose",
+      "pending",
+      C,
+      () => federation({ servers: [A, B, C], powers: [A, B], canPropose: [] }),
+    ],
+  ];
+  for (const [rule, what, kind, origin, fed] of cases) {
+    it(`${rule} lets ${what} pass`, async () => {
+      const { bytes } = await nextCommit(shared, fed());
+      const event =
+        kind === "commit" ? commitEvent(shared, origin, bytes) : pendingEvent(shared, origin, bytes);
+      const outcome = check(shared, event);
+      expect(outcome.ok ? "passed" : outcome.rejection).toBe("passed");
+    });
+  }
 });

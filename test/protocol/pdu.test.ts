@@ -19,7 +19,9 @@ let message: Pdu;
 beforeAll(async () => {
   room = await roomFixture();
   const bytes = await applicationBytes(room.group, "hello");
-  message = signed(room.event({ type: "m.room.encrypted", origin: "a.example", content: room.mlsContent(bytes) })).pdu;
+  message = signed(
+    room.event({ type: "m.room.encrypted", origin: "a.example", content: room.mlsContent(bytes) }),
+  ).pdu;
 });
 
 describe("Matrix specification vectors (appendix, signing events)", () => {
@@ -68,7 +70,11 @@ describe("Matrix specification vectors (appendix, signing events)", () => {
 describe("D2 redaction of this room version", () => {
   it("D2 drops unsigned and keeps every other key of section 3", () => {
     const redacted = redactPdu({ ...message, unsigned: { age: 5 } });
-    expect(Object.keys(redacted).sort()).toEqual(Object.keys(message).filter((k) => k !== "unsigned").sort());
+    expect(Object.keys(redacted).sort()).toEqual(
+      Object.keys(message)
+        .filter((k) => k !== "unsigned")
+        .sort(),
+    );
   });
   it("D2 keeps the whole content of the four allowed event types", () => {
     expect(redactPdu(message).content).toEqual(message.content);
@@ -86,7 +92,9 @@ describe("event ID (reference hash)", () => {
     expect(computeEventId(message, crypto)).toMatch(/^\$[A-Za-z0-9_-]{43}$/);
   });
   it("does not depend on unsigned", () => {
-    expect(computeEventId({ ...message, unsigned: { age: 1 } }, crypto)).toBe(computeEventId(message, crypto));
+    expect(computeEventId({ ...message, unsigned: { age: 1 } }, crypto)).toBe(
+      computeEventId(message, crypto),
+    );
   });
   it("does not depend on signatures", () => {
     expect(computeEventId({ ...message, signatures: {} }, crypto)).toBe(computeEventId(message, crypto));
@@ -96,7 +104,9 @@ describe("event ID (reference hash)", () => {
     expect(computeEventId(other, crypto)).not.toBe(computeEventId(message, crypto));
   });
   it("is what signPdu returns", () => {
-    const { pdu, eventId } = signed(room.event({ type: "m.room.encrypted", origin: "a.example", content: message.content }));
+    const { pdu, eventId } = signed(
+      room.event({ type: "m.room.encrypted", origin: "a.example", content: message.content }),
+    );
     expect(eventId).toBe(computeEventId(pdu, crypto));
   });
 });
@@ -121,7 +131,9 @@ describe("signature and content hash checks", () => {
     expect(checkPduIntegrity(pdu, keyLookup, crypto).failure).toBe("signature");
   });
   it("reject a changed signed field as a bad signature", () => {
-    expect(checkPduIntegrity({ ...message, origin_server_ts: 1 }, keyLookup, crypto).failure).toBe("signature");
+    expect(checkPduIntegrity({ ...message, origin_server_ts: 1 }, keyLookup, crypto).failure).toBe(
+      "signature",
+    );
   });
   it("reject a wrong content hash under a valid signature as tampering (D2)", () => {
     const wrongHash = { ...message, hashes: { sha256: "A".repeat(43) }, signatures: {} };
@@ -165,7 +177,9 @@ describe("PDU shape (section 3)", () => {
     expect(shapeError({ ...message, prev_events: [] })).toMatch(/prev_events/);
   });
   it("rejects more than 20 prev_events", () => {
-    expect(shapeError({ ...message, prev_events: Array(21).fill(room.create.eventId) })).toMatch(/prev_events/);
+    expect(shapeError({ ...message, prev_events: Array(21).fill(room.create.eventId) })).toMatch(
+      /prev_events/,
+    );
   });
   it("rejects an event ID of the wrong form", () => {
     expect(shapeError({ ...message, auth_events: ["$abc:server"] })).toMatch(/auth_events/);
@@ -183,6 +197,8 @@ describe("PDU shape (section 3)", () => {
     expect(shapeError({ ...message, content: [] })).toMatch(/content/);
   });
   it("rejects a PDU over 65,536 bytes of canonical JSON", () => {
-    expect(shapeError({ ...message, content: { ...message.content, padding: "x".repeat(65_536) } })).toMatch(/65536/);
+    expect(shapeError({ ...message, content: { ...message.content, padding: "x".repeat(65_536) } })).toMatch(
+      /65536/,
+    );
   });
 });

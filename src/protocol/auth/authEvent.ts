@@ -14,19 +14,26 @@ export interface AuthEvent {
   readonly federation?: FederationObject;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly rejection: Rejection };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly rejection: Rejection };
 
 /** D5 then D21: the `ciphertext` must be base64 of one well-formed `mls_private_message`. */
 export function parseCiphertext(content: Readonly<Record<string, unknown>>): Parsed<MlsFraming> {
   const ciphertext = content.ciphertext;
   if (typeof ciphertext !== "string") {
-    return { ok: false, rejection: { rule: "D21", kind: "malformed", message: "content.ciphertext must be a string" } };
+    return {
+      ok: false,
+      rejection: { rule: "D21", kind: "malformed", message: "content.ciphertext must be a string" },
+    };
   }
   try {
     return { ok: true, value: readMlsFraming(decodeBase64Lenient(ciphertext)) };
   } catch (error) {
     if (error instanceof Base64Error || error instanceof MlsFramingError) {
-      return { ok: false, rejection: { rule: "D21", kind: "malformed", message: `ciphertext: ${(error as Error).message}` } };
+      return {
+        ok: false,
+        rejection: { rule: "D21", kind: "malformed", message: `ciphertext: ${(error as Error).message}` },
+      };
     }
     throw error;
   }
@@ -38,7 +45,10 @@ export function parseFederation(framing: MlsFraming): Parsed<FederationObject> {
     return { ok: true, value: decodeFederationObject(framing.authenticatedData) };
   } catch (error) {
     if (error instanceof FederationObjectError) {
-      return { ok: false, rejection: { rule: "D7", kind: "malformed", message: `federation object: ${error.message}` } };
+      return {
+        ok: false,
+        rejection: { rule: "D7", kind: "malformed", message: `federation object: ${error.message}` },
+      };
     }
     throw error;
   }

@@ -57,11 +57,14 @@ export function authorizeAgainstState(event: Pdu, state: RoomAuthState): AuthOut
   return runRules(event, state.create, () => ({ ok: true, value: state }));
 }
 
-type Selected = { readonly ok: true; readonly value: RoomAuthState } | { readonly ok: false; readonly outcome: AuthOutcome };
+type Selected =
+  | { readonly ok: true; readonly value: RoomAuthState }
+  | { readonly ok: false; readonly outcome: AuthOutcome };
 type SelectAuthState = (kind: MlsEventKind, framing: MlsFraming) => Selected;
 
 function namesOf(event: Pdu, create: AuthEvent | undefined): RoomVersionNames[] {
-  const version = event.type === CREATE_EVENT_TYPE ? event.content.room_version : create?.pdu.content.room_version;
+  const version =
+    event.type === CREATE_EVENT_TYPE ? event.content.room_version : create?.pdu.content.room_version;
   const names = typeof version === "string" ? namesForRoomVersion(version) : undefined;
   // Without a known version, R2 accepts either name set and R3/R4 decide later.
   return names ? [names] : [UNSTABLE_NAMES, STABLE_NAMES];
@@ -108,7 +111,10 @@ function runRules(event: Pdu, create: AuthEvent | undefined, select: SelectAuthS
   }
   const groupId = decodeUtf8(framing.value.groupId);
   if (groupId !== createPdu.room_id) {
-    return reject("R7", `MLS group_id ${JSON.stringify(groupId)} differs from the room ID ${createPdu.room_id}`);
+    return reject(
+      "R7",
+      `MLS group_id ${JSON.stringify(groupId)} differs from the room ID ${createPdu.room_id}`,
+    );
   }
   // R8
   if (event.content.algorithm !== createAlgorithm(createPdu)) {
@@ -150,7 +156,8 @@ function checkCreate(event: Pdu): AuthOutcome {
     return reject("R3", "algorithm and encryption_algorithm differ (D3)");
   }
   const value = createAlgorithm(event);
-  if (typeof value !== "string" || value.length === 0) return reject("R3", "the create event needs an algorithm");
+  if (typeof value !== "string" || value.length === 0)
+    return reject("R3", "the create event needs an algorithm");
   return PASS;
 }
 
@@ -199,7 +206,11 @@ function epochOf(commit: AuthEvent | undefined): bigint | undefined {
   return commit?.framing?.epoch;
 }
 
-function epochRule(rule: string, framing: MlsFraming, commit: AuthEvent | undefined): AuthOutcome | undefined {
+function epochRule(
+  rule: string,
+  framing: MlsFraming,
+  commit: AuthEvent | undefined,
+): AuthOutcome | undefined {
   const current = epochOf(commit);
   if (current === undefined || framing.epoch !== current + 1n) {
     const expected = current === undefined ? "none" : String(current + 1n);
@@ -214,8 +225,10 @@ function checkCommit(event: Pdu, framing: MlsFraming, commit: AuthEvent | undefi
   if (epochZero && roomIdServerName(event.room_id) !== event.origin) {
     return reject("R9.2", `only the room's server may send the epoch-0 commit, not ${event.origin}`);
   }
-  if (epochZero && commit !== undefined) return reject("R9.2", "the room already has a commit; epoch 0 is taken");
-  if (!epochZero && commit === undefined) return reject("R9.2", "a commit above epoch 0 needs a previous commit");
+  if (epochZero && commit !== undefined)
+    return reject("R9.2", "the room already has a commit; epoch 0 is taken");
+  if (!epochZero && commit === undefined)
+    return reject("R9.2", "a commit above epoch 0 needs a previous commit");
   if (!epochZero) {
     const epochFailure = epochRule("R9.3", framing, commit);
     if (epochFailure) return epochFailure;
@@ -228,10 +241,12 @@ function checkCommit(event: Pdu, framing: MlsFraming, commit: AuthEvent | undefi
   const { powers, servers, canPropose } = parsed.value.federation;
   if (servers.length === 0) return reject("R9.5", "servers is empty");
   const badServer = invalidEntry(servers);
-  if (badServer !== undefined) return reject("R9.5", `servers holds an invalid server name ${JSON.stringify(badServer)}`);
+  if (badServer !== undefined)
+    return reject("R9.5", `servers holds an invalid server name ${JSON.stringify(badServer)}`);
   if (powers.length === 0) return reject("R9.6", "powers is empty");
   const badPower = invalidEntry(powers);
-  if (badPower !== undefined) return reject("R9.6", `powers holds an invalid server name ${JSON.stringify(badPower)}`);
+  if (badPower !== undefined)
+    return reject("R9.6", `powers holds an invalid server name ${JSON.stringify(badPower)}`);
   const previousPowers = commit?.federation?.federation.powers ?? [];
   if (!epochZero && !previousPowers.includes(event.origin)) {
     return reject("R9.7", `origin ${event.origin} is not a power of the previous commit`);
@@ -242,11 +257,15 @@ function checkCommit(event: Pdu, framing: MlsFraming, commit: AuthEvent | undefi
     // R9.9: a server can never demote, remove or reorder the servers ranked above it.
     const above = previousPowers.slice(0, previousPowers.indexOf(event.origin));
     if (!above.every((server, i) => powers[i] === server)) {
-      return reject("R9.9", `powers must begin with ${JSON.stringify(above)}, the servers ranked above ${event.origin}`);
+      return reject(
+        "R9.9",
+        `powers must begin with ${JSON.stringify(above)}, the servers ranked above ${event.origin}`,
+      );
     }
   }
   const proposerOutside = notIn(canPropose, servers);
-  if (proposerOutside !== undefined) return reject("R9.10", `can_propose entry ${proposerOutside} is not in servers`);
+  if (proposerOutside !== undefined)
+    return reject("R9.10", `can_propose entry ${proposerOutside} is not in servers`);
   return { ok: true, framing, federation: parsed.value };
 }
 
@@ -261,7 +280,8 @@ function checkPending(event: Pdu, framing: MlsFraming, commit: AuthEvent | undef
   const { powers, servers, canPropose } = parsed.value.federation;
   if (servers.length === 0) return reject("R10.3", "servers is empty");
   const badServer = invalidEntry(servers);
-  if (badServer !== undefined) return reject("R10.3", `servers holds an invalid server name ${JSON.stringify(badServer)}`);
+  if (badServer !== undefined)
+    return reject("R10.3", `servers holds an invalid server name ${JSON.stringify(badServer)}`);
   const current = commit?.federation?.federation;
   if (!current || powers.length !== current.powers.length || powers.some((p, i) => p !== current.powers[i])) {
     return reject("R10.4", "a pending commit cannot change powers");
@@ -272,7 +292,8 @@ function checkPending(event: Pdu, framing: MlsFraming, commit: AuthEvent | undef
   const powerOutside = notIn(powers, servers);
   if (powerOutside !== undefined) return reject("R10.6", `power ${powerOutside} is not in servers`);
   const proposerOutside = notIn(canPropose, servers);
-  if (proposerOutside !== undefined) return reject("R10.7", `can_propose entry ${proposerOutside} is not in servers`);
+  if (proposerOutside !== undefined)
+    return reject("R10.7", `can_propose entry ${proposerOutside} is not in servers`);
   return { ok: true, framing, federation: parsed.value };
 }
 

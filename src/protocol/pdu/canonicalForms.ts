@@ -20,9 +20,36 @@ const SORTED_KEYS = [...PDU_KEYS].sort();
 const NOT_HASHED = new Set(["unsigned", "signatures", "hashes"]);
 const NOT_SIGNED = new Set(["unsigned", "signatures"]);
 
+type Three<T> = readonly [T, T, T];
+
+/** UTF-8 of each text as views into one buffer of `size` bytes, or undefined if they do not fit. */
+function encodeInto(texts: Three<string>, size: number): Three<Uint8Array> | undefined {
+  const buffer = new Uint8Array(size);
+  let offset = 0;
+  const views: Uint8Array[] = [];
+  for (const text of texts) {
+    const { read, written } = utf8.encodeInto(text, buffer.subarray(offset));
+    if (read !== text.length) return undefined;
+    views.push(buffer.subarray(offset, offset + written));
+    offset += written;
+  }
+  return views as unknown as Three<Uint8Array>;
+}
+
+/**
+ * Sized for ASCII first (the usual case: one small allocation), else at three bytes per UTF-16
+ * code unit, the most UTF-8 ever needs.
+ */
+function encodeAll(texts: Three<string>): Three<Uint8Array> {
+  const units = texts[0].length + texts[1].length + texts[2].length;
+  return encodeInto(texts, units) ?? (encodeInto(texts, 3 * units) as Three<Uint8Array>);
+}
+
 /**
  * Forms of an event whose top-level keys are all PDU keys (the shape check ensures it); any other
- * top-level key would make these forms wrong, so callers check the shape first.
+ * top-level key would make these forms wrong, so callers check the shape first. Each member is
+ * serialized once, and the three texts are encoded into one buffer (allocations and encoder calls
+ * cost more than the encoding itself).
  */
 export function canonicalForms(event: Readonly<Record<string, unknown>>): PduCanonicalForms {
   let full = "";
@@ -38,9 +65,7 @@ export function canonicalForms(event: Readonly<Record<string, unknown>>): PduCan
       signedForm += (signedForm ? "," : "") + signedMember;
     }
   }
-  return {
-    full: utf8.encode("{" + full + "}"),
-    contentHashInput: utf8.encode("{" + hashed + "}"),
-    signingInput: utf8.encode("{" + signedForm + "}"),
-  };
+  const texts: Three<string> = ["{" + full + "}", "{" + hashed + "}", "{" + signedForm + "}"];
+  const [fullBytes, hashedBytes, signedBytes] = encodeAll(texts);
+  return { full: fullBytes, contentHashInput: hashedBytes, signingInput: signedBytes };
 }

@@ -12,7 +12,9 @@ function without(value: object, keys: readonly string[]): Record<string, unknown
 
 /** Unpadded standard base64 of SHA-256 over the event without `unsigned`, `signatures`, `hashes`. */
 export function computeContentHash(event: object, crypto: ProtocolCrypto): string {
-  return encodeBase64(crypto.sha256(canonicalJsonBytes(without(event, ["unsigned", "signatures", "hashes"]))));
+  return encodeBase64(
+    crypto.sha256(canonicalJsonBytes(without(event, ["unsigned", "signatures", "hashes"]))),
+  );
 }
 
 /**

@@ -28,7 +28,8 @@ function fail(message: string): never {
 function checkEventIdList(value: unknown, field: string, max: number): void {
   if (!Array.isArray(value)) fail(`${field} must be an array of event IDs`);
   if (value.length > max) fail(`${field} has ${value.length} entries; at most ${max} are allowed`);
-  for (const id of value) if (!isEventId(id)) fail(`${field} holds ${JSON.stringify(id)}, which is not an event ID`);
+  for (const id of value)
+    if (!isEventId(id)) fail(`${field} holds ${JSON.stringify(id)}, which is not an event ID`);
 }
 
 export interface ShapedPdu {
@@ -49,7 +50,8 @@ export function validatePduShape(value: unknown): ShapedPdu {
     fail("type must be a non-empty string of at most 255 characters");
   }
   if ("state_key" in value && typeof value.state_key !== "string") fail("state_key must be a string");
-  if (typeof value.origin !== "string" || !isValidServerName(value.origin)) fail("origin must be a server name");
+  if (typeof value.origin !== "string" || !isValidServerName(value.origin))
+    fail("origin must be a server name");
   const ts = value.origin_server_ts;
   if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) {
     fail("origin_server_ts must be a non-negative integer");
