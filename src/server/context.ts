@@ -1,0 +1,20 @@
+// What every route module and service gets: configuration, storage, keys, time, wake-ups.
+import type { FastifyBaseLogger } from "fastify";
+import type { ProtocolCrypto } from "../protocol/crypto.js";
+import type { Clock } from "./clock.js";
+import type { ServerConfig } from "./config.js";
+import type { Notifier } from "./services/notifier.js";
+import type { Sessions } from "./services/sessions.js";
+import type { ServerSigningKey } from "./signingKey.js";
+import type { Database } from "./storage/database.js";
+
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly db: Database;
+  readonly signingKey: ServerSigningKey;
+  readonly crypto: ProtocolCrypto;
+  readonly clock: Clock;
+  readonly log: FastifyBaseLogger;
+  readonly sessions: Sessions;
+  readonly notifier: Notifier;
+}

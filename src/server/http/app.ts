@@ -1,0 +1,99 @@
+// The HTTP edge: Fastify with Matrix error bodies for every failure (bad JSON, oversize bodies,
+// unknown endpoints, floods, thrown MatrixErrors), CORS for browser clients, and token-free logs.
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import { MatrixError, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
+import type { ServerConfig } from "../config.js";
+import type { Clock } from "../clock.js";
+import { RateLimiter } from "./rateLimiter.js";
+
+/** The access token of a request: Authorization header first, then the legacy query parameter. */
+export function accessToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match?.[1] ?? "";
+  }
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.access_token === "string" ? query.access_token : undefined;
+}
+
+/** The URL with any access_token value blanked, for logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&]*/g, "$1<redacted>");
+}
+
+export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: config.limits.maxBodyBytes,
+    logger: {
+      level: config.logLevel,
+      redact: ["req.headers.authorization"],
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string }) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          ip: req.ip,
+        }),
+      },
+    },
+    // Matrix IDs contain ':' and '@'; keep the router from splitting on them.
+    routerOptions: { maxParamLength: 1000 },
+  });
+
+  // Every body is JSON in the client-server API, whatever Content-Type a client sends.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(notJson(), undefined);
+    }
+  });
+
+  const limiter = new RateLimiter(config.limits.requestsPerSecond, config.limits.requestBurst, clock);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("Access-Control-Allow-Origin", "*");
+    reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+    reply.header("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization");
+    if (request.method === "OPTIONS") return reply.code(204).send();
+    const wait = limiter.take(accessToken(request) ?? request.ip);
+    if (wait > 0) throw limitExceeded(wait);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = unrecognized(
+      `Unrecognized request: ${request.method} ${redactUrl(request.url).split("?")[0]}`,
+    );
+    void reply.code(404).send(error.toJSON());
+  });
+
+  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    let matrix: MatrixError;
+    if (error instanceof MatrixError) matrix = error;
+    else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") matrix = tooLarge(config.limits.maxBodyBytes);
+    else if (
+      error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" ||
+      error.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
+    ) {
+      matrix = notJson();
+    } else if (error.statusCode !== undefined && error.statusCode < 500) {
+      matrix = new MatrixError(error.statusCode, "M_BAD_JSON", error.message);
+    } else {
+      request.log.error({ err: error }, "request failed");
+      matrix = new MatrixError(500, "M_UNKNOWN", "Internal server error");
+    }
+    if (matrix.status === 429)
+      void reply.header("Retry-After", Math.ceil(Number(matrix.extra.retry_after_ms) / 1000));
+    void reply.code(matrix.status).send(matrix.toJSON());
+  });
+  return app;
+}
+
+/** Registers `register` under the client-server API's current and legacy prefixes. */
+export function clientApi(app: FastifyInstance, register: (api: FastifyInstance) => void): void {
+  for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
+    void app.register(async (api) => register(api), { prefix });
+  }
+}

@@ -1,0 +1,52 @@
+// Readers for JSON request bodies: a wrong or missing field is M_BAD_JSON / M_MISSING_PARAM,
+// raised before anything changes.
+import { badJson, missingParam } from "../errors.js";
+
+export type JsonObject = Record<string, unknown>;
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function bodyObject(body: unknown): JsonObject {
+  if (body === undefined || body === null) return {};
+  if (!isJsonObject(body)) throw badJson("Request body must be a JSON object");
+  return body;
+}
+
+export function requiredString(body: JsonObject, field: string): string {
+  const value = body[field];
+  if (value === undefined || value === null) throw missingParam(field);
+  if (typeof value !== "string") throw badJson(`${field} must be a string`);
+  return value;
+}
+
+export function optionalString(body: JsonObject, field: string): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw badJson(`${field} must be a string`);
+  return value;
+}
+
+export function optionalObject(body: JsonObject, field: string): JsonObject | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) throw badJson(`${field} must be an object`);
+  return value;
+}
+
+export function optionalBoolean(body: JsonObject, field: string): boolean | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") throw badJson(`${field} must be a boolean`);
+  return value;
+}
+
+export function optionalStringList(body: JsonObject, field: string): string[] | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+    throw badJson(`${field} must be a list of strings`);
+  }
+  return value as string[];
+}

@@ -1,0 +1,35 @@
+// Wakes long-polling /sync requests of the users a committed write concerns.
+
+export class Notifier {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  /** Resolves when `userId` is woken, after `timeoutMs`, or when `signal` aborts; whichever is first. */
+  wait(userId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(userId);
+      if (set === undefined) {
+        set = new Set();
+        this.waiters.set(userId, set);
+      }
+      const waiters = set;
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.waiters.get(userId) === waiters) this.waiters.delete(userId);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener("abort", done);
+      waiters.add(done);
+    });
+  }
+
+  /** Call after the write that concerns these users has committed. */
+  wake(userIds: Iterable<string>): void {
+    for (const userId of userIds) {
+      const set = this.waiters.get(userId);
+      if (set) for (const done of [...set]) done();
+    }
+  }
+}

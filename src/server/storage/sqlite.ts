@@ -1,0 +1,68 @@
+// SQLite backend (the embedded default): one writer connection, one reader connection, WAL.
+import BetterSqlite3 from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Database, Migrations, SqlValue, WriteTransaction } from "./database.js";
+import { GroupCommitWriter, type WriterConnection } from "./groupCommit.js";
+import { migrate, readStreamHead } from "./migrations.js";
+
+type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+
+function connect(path: string): { db: BetterSqlite3.Database; prepared: (sql: string) => Statement } {
+  const db = new BetterSqlite3(path);
+  db.pragma("journal_mode = WAL");
+  // FULL: a commit is on disk before its transaction returns, so a 200 survives power loss too.
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  const cache = new Map<string, Statement>();
+  const prepared = (sql: string): Statement => {
+    let statement = cache.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  };
+  return { db, prepared };
+}
+
+function queryable(prepared: (sql: string) => Statement): WriterConnection {
+  return {
+    all: async <T>(sql: string, params: readonly SqlValue[] = []) => prepared(sql).all(...params) as T[],
+    get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+      prepared(sql).get(...params) as T | undefined,
+    run: async (sql: string, params: readonly SqlValue[] = []) => ({
+      changes: prepared(sql).run(...params).changes,
+    }),
+    exec: async (sql: string) => {
+      prepared(sql).run();
+    },
+  };
+}
+
+export async function openSqlite(path: string, components: readonly Migrations[]): Promise<Database> {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const writerConnection = connect(path);
+  const writer = queryable(writerConnection.prepared);
+  await migrate(writer, components);
+  const readerConnection = connect(path);
+  const reader = queryable(readerConnection.prepared);
+  const groupCommit = new GroupCommitWriter(writer, await readStreamHead(writer));
+  return {
+    dialect: "sqlite",
+    all: reader.all,
+    get: reader.get,
+    run: (sql, params) => groupCommit.write((tx: WriteTransaction) => tx.run(sql, params)),
+    write: (job) => groupCommit.write(job),
+    get committedPosition() {
+      return groupCommit.committedPosition;
+    },
+    onCommit: (listener) => groupCommit.onCommit(listener),
+    close: async () => {
+      await groupCommit.idle();
+      readerConnection.db.close();
+      writerConnection.db.close();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// Real homeserver processes for tests: each on a free loopback port with its own data directory,
+// on SQLite or on a fresh PostgreSQL database. Every process started is stopped by stop().
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+export type Backend = "sqlite" | "postgres";
+export const BACKENDS: readonly Backend[] = ["sqlite", "postgres"];
+
+/** PostgreSQL as the machines run it: 127.0.0.1:5432, trust auth. */
+export const POSTGRES_ADMIN_URL =
+  process.env.MYELIN_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `myelin_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly serverName: string;
+  readonly dataDir: string;
+  readonly database: string;
+  /** Everything the server logged so far. */
+  logs(): string;
+  /** SIGTERM and wait (or SIGKILL with `kill: true`); keeps the data for a restart. */
+  stop(options?: { kill?: boolean }): Promise<void>;
+  /** Starts the server again on the same port, data directory and database. */
+  restart(): Promise<void>;
+  /** Stops the server and deletes its data (and PostgreSQL database). */
+  destroy(): Promise<void>;
+}
+
+export interface ServerOptions {
+  readonly backend?: Backend;
+  readonly env?: Record<string, string>;
+}
+
+export async function startServerProcess(options: ServerOptions = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "myelin-test-"));
+  const postgres = options.backend === "postgres" ? await createPostgresDatabase() : undefined;
+  const database = postgres?.url ?? join(dataDir, "myelin.db");
+  const serverName = `localhost:${port}`;
+  let output = "";
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn(process.execPath, ["--import", "tsx", "src/server/main.ts"], {
+      env: {
+        ...process.env,
+        MYELIN_LISTEN_HOST: "127.0.0.1",
+        MYELIN_LISTEN_PORT: String(port),
+        MYELIN_SERVER_NAME: serverName,
+        MYELIN_DATA_DIR: dataDir,
+        MYELIN_DATABASE: database,
+        MYELIN_LOG_LEVEL: "info",
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("myelin homeserver listening")) resolve();
+      };
+      proc.stdout?.on("data", onData);
+      proc.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      proc.once("exit", (code) =>
+        reject(new Error(`server exited with ${code} before listening:\n${output}`)),
+      );
+      setTimeout(() => reject(new Error(`server did not start within 20 s:\n${output}`)), 20_000).unref();
+    });
+  };
+
+  const stop = async ({ kill = false } = {}): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (proc === undefined || proc.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    proc.kill(kill ? "SIGKILL" : "SIGTERM");
+    await exited;
+  };
+
+  await launch();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    serverName,
+    dataDir,
+    database,
+    logs: () => output,
+    stop,
+    restart: launch,
+    destroy: async () => {
+      await stop();
+      await postgres?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

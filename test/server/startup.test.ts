@@ -1,0 +1,46 @@
+// Start-up, shutdown and the HTTP edge's Matrix errors, on both storage backends.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BACKENDS, startServerProcess, type ServerProcess } from "../helpers/serverProcess.js";
+import { request } from "../helpers/http.js";
+
+describe.each(BACKENDS)("homeserver on %s", (backend) => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServerProcess({ backend });
+  });
+  afterAll(async () => {
+    await server.destroy();
+  });
+
+  it("answers /versions", async () => {
+    const reply = await request<{ versions: string[] }>(server.url, "GET", "/_matrix/client/versions");
+    expect(reply.body.versions).toContain("v1.11");
+  });
+  it("refuses an unknown endpoint with M_UNRECOGNIZED", async () => {
+    const reply = await request(server.url, "GET", "/_matrix/client/v3/no/such/thing");
+    expect([reply.status, reply.body.errcode]).toEqual([404, "M_UNRECOGNIZED"]);
+  });
+  it("refuses a body that is not JSON with M_NOT_JSON", async () => {
+    const reply = await request(server.url, "POST", "/_matrix/client/v3/login", { rawBody: "{not json" });
+    expect([reply.status, reply.body.errcode]).toEqual([400, "M_NOT_JSON"]);
+  });
+  it("refuses a request without a token with M_MISSING_TOKEN", async () => {
+    const reply = await request(server.url, "GET", "/_matrix/client/v3/capabilities");
+    expect([reply.status, reply.body.errcode]).toEqual([401, "M_MISSING_TOKEN"]);
+  });
+  it("refuses an unknown token with M_UNKNOWN_TOKEN", async () => {
+    const reply = await request(server.url, "GET", "/_matrix/client/v3/capabilities", { token: "nope" });
+    expect([reply.status, reply.body.errcode]).toEqual([401, "M_UNKNOWN_TOKEN"]);
+  });
+  it("keeps its signing key across restarts", async () => {
+    const { readFileSync } = await import("node:fs");
+    const before = readFileSync(`${server.dataDir}/signing.key`, "utf8");
+    await server.stop();
+    await server.restart();
+    expect(readFileSync(`${server.dataDir}/signing.key`, "utf8")).toBe(before);
+  });
+  it("never logs an access token given in the query string", async () => {
+    await request(server.url, "GET", "/_matrix/client/v3/capabilities?access_token=secret_token_value");
+    expect(server.logs()).not.toContain("secret_token_value");
+  });
+});
