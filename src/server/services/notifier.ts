@@ -2,6 +2,12 @@
 
 export class Notifier {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly wakes = new Map<string, number>();
+
+  /** How often `userId` was woken so far: read before computing, compare before waiting. */
+  wakeCount(userId: string): number {
+    return this.wakes.get(userId) ?? 0;
+  }
 
   /** Resolves when `userId` is woken, after `timeoutMs`, or when `signal` aborts; whichever is first. */
   wait(userId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -28,6 +34,7 @@ export class Notifier {
   /** Call after the write that concerns these users has committed. */
   wake(userIds: Iterable<string>): void {
     for (const userId of userIds) {
+      this.wakes.set(userId, this.wakeCount(userId) + 1);
       const set = this.waiters.get(userId);
       if (set) for (const done of [...set]) done();
     }

@@ -1,0 +1,199 @@
+// SQL of rooms, events and memberships. Reads take any Queryable, so a write job can read
+// through its transaction.
+import type { Pdu } from "../../protocol/pdu/types.js";
+import type { Queryable, WriteTransaction } from "../storage/database.js";
+
+export interface RoomRow {
+  readonly room_id: string;
+  readonly room_version: string;
+  readonly create_event_id: string;
+  readonly current_commit_id: string | null;
+}
+
+export interface EventRow {
+  readonly event_id: string;
+  readonly room_id: string;
+  readonly position: number;
+  readonly pdu: string;
+}
+
+export type Membership = "invite" | "join" | "leave";
+
+export interface MembershipRow {
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly membership: Membership;
+  readonly inviter: string | null;
+  readonly position: number;
+  readonly timeline_from: number;
+}
+
+export function getRoom(q: Queryable, roomId: string): Promise<RoomRow | undefined> {
+  return q.get<RoomRow>(
+    "SELECT room_id, room_version, create_event_id, current_commit_id FROM rooms WHERE room_id = ?",
+    [roomId],
+  );
+}
+
+export async function insertRoom(tx: WriteTransaction, room: RoomRow, createdTs: number): Promise<void> {
+  await tx.run(
+    "INSERT INTO rooms (room_id, room_version, create_event_id, current_commit_id, created_ts) VALUES (?, ?, ?, ?, ?)",
+    [room.room_id, room.room_version, room.create_event_id, room.current_commit_id, createdTs],
+  );
+}
+
+export async function setCurrentCommit(tx: WriteTransaction, roomId: string, eventId: string): Promise<void> {
+  await tx.run("UPDATE rooms SET current_commit_id = ? WHERE room_id = ?", [eventId, roomId]);
+}
+
+export function getEvent(q: Queryable, eventId: string): Promise<EventRow | undefined> {
+  return q.get<EventRow>("SELECT event_id, room_id, position, pdu FROM events WHERE event_id = ?", [eventId]);
+}
+
+/** Stores an event with the next stream position and makes it the room's only forward extremity
+ * among its prev_events. Returns the position. */
+export async function insertEvent(tx: WriteTransaction, eventId: string, pdu: Pdu): Promise<number> {
+  const position = tx.nextStreamPosition();
+  await tx.run(
+    "INSERT INTO events (event_id, room_id, position, type, state_key, pdu) VALUES (?, ?, ?, ?, ?, ?)",
+    [eventId, pdu.room_id, position, pdu.type, pdu.state_key ?? null, JSON.stringify(pdu)],
+  );
+  for (const prev of pdu.prev_events) {
+    await tx.run("DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?", [pdu.room_id, prev]);
+  }
+  await tx.run("INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)", [pdu.room_id, eventId]);
+  return position;
+}
+
+export async function extremities(q: Queryable, roomId: string, limit: number): Promise<string[]> {
+  const rows = await q.all<{ event_id: string }>(
+    "SELECT event_id FROM room_extremities WHERE room_id = ? ORDER BY event_id LIMIT ?",
+    [roomId, limit],
+  );
+  return rows.map((row) => row.event_id);
+}
+
+export function getMembership(
+  q: Queryable,
+  roomId: string,
+  userId: string,
+): Promise<MembershipRow | undefined> {
+  return q.get<MembershipRow>(
+    "SELECT room_id, user_id, membership, inviter, position, timeline_from FROM room_memberships WHERE room_id = ? AND user_id = ?",
+    [roomId, userId],
+  );
+}
+
+export async function setMembership(
+  tx: WriteTransaction,
+  change: {
+    roomId: string;
+    userId: string;
+    membership: Membership;
+    inviter: string | null;
+    timelineFrom?: number;
+  },
+): Promise<number> {
+  const position = tx.nextStreamPosition();
+  const timelineFrom = change.timelineFrom ?? position;
+  await tx.run(
+    `INSERT INTO room_memberships (room_id, user_id, membership, inviter, position, timeline_from) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, inviter = excluded.inviter,
+       position = excluded.position, timeline_from = excluded.timeline_from`,
+    [change.roomId, change.userId, change.membership, change.inviter, position, timelineFrom],
+  );
+  return position;
+}
+
+export async function membershipsOf(
+  q: Queryable,
+  userId: string,
+  membership?: Membership,
+): Promise<MembershipRow[]> {
+  return membership === undefined
+    ? q.all<MembershipRow>(
+        "SELECT room_id, user_id, membership, inviter, position, timeline_from FROM room_memberships WHERE user_id = ?",
+        [userId],
+      )
+    : q.all<MembershipRow>(
+        "SELECT room_id, user_id, membership, inviter, position, timeline_from FROM room_memberships WHERE user_id = ? AND membership = ?",
+        [userId, membership],
+      );
+}
+
+export async function joinedLocalUsers(q: Queryable, roomId: string): Promise<string[]> {
+  const rows = await q.all<{ user_id: string }>(
+    "SELECT user_id FROM room_memberships WHERE room_id = ? AND membership = 'join'",
+    [roomId],
+  );
+  return rows.map((row) => row.user_id);
+}
+
+export async function findTxn(
+  q: Queryable,
+  userId: string,
+  deviceId: string,
+  txnId: string,
+): Promise<string | undefined> {
+  const row = await q.get<{ event_id: string }>(
+    "SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND txn_id = ?",
+    [userId, deviceId, txnId],
+  );
+  return row?.event_id;
+}
+
+export async function recordTxn(
+  tx: WriteTransaction,
+  userId: string,
+  deviceId: string,
+  txnId: string,
+  eventId: string,
+): Promise<void> {
+  await tx.run("INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)", [
+    userId,
+    deviceId,
+    txnId,
+    eventId,
+  ]);
+}
+
+/** Events of a room with position in (after, upto], oldest first, at most `limit`. */
+export function eventsAfter(
+  q: Queryable,
+  roomId: string,
+  after: number,
+  upto: number,
+  limit: number,
+): Promise<EventRow[]> {
+  return q.all<EventRow>(
+    "SELECT event_id, room_id, position, pdu FROM events WHERE room_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?",
+    [roomId, after, upto, limit],
+  );
+}
+
+/** Events of a room with position in [from, before), newest first, at most `limit`. */
+export function eventsBefore(
+  q: Queryable,
+  roomId: string,
+  before: number,
+  from: number,
+  limit: number,
+): Promise<EventRow[]> {
+  return q.all<EventRow>(
+    "SELECT event_id, room_id, position, pdu FROM events WHERE room_id = ? AND position < ? AND position >= ? ORDER BY position DESC LIMIT ?",
+    [roomId, before, from, limit],
+  );
+}
+
+/** The room's commit event current just before `position` (the chain is linear on one server). */
+export function commitBefore(
+  q: Queryable,
+  roomId: string,
+  commitType: string,
+  position: number,
+): Promise<EventRow | undefined> {
+  return q.get<EventRow>(
+    "SELECT event_id, room_id, position, pdu FROM events WHERE room_id = ? AND type = ? AND position < ? ORDER BY position DESC LIMIT 1",
+    [roomId, commitType, position],
+  );
+}

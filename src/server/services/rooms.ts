@@ -1,0 +1,305 @@
+// The delivery-service duties of section 6 for local clients, and local network membership
+// (section 7). Every event is built, signed and checked with the protocol layer's rules inside
+// one write job, so "one commit per epoch" holds under concurrency: jobs never interleave.
+import { randomBytes } from "node:crypto";
+import { ciphersuites } from "ts-mls";
+import { parseCiphertext, toAuthEvent, type AuthEvent } from "../../protocol/auth/authEvent.js";
+import { authorizeAgainstState, authorizeEvent, type RoomAuthState } from "../../protocol/auth/rules.js";
+import {
+  CREATE_EVENT_TYPE,
+  defaultAlgorithm,
+  eventKind,
+  isMlsRoomVersion,
+  namesForRoomVersion,
+  type RoomVersionNames,
+} from "../../protocol/names.js";
+import { signPdu } from "../../protocol/pdu/signing.js";
+import { MAX_PREV_EVENTS, type Pdu, type UnsignedPdu } from "../../protocol/pdu/types.js";
+import type { ServerContext } from "../context.js";
+import { badJson, forbidden, MatrixError, notFound, unsupportedRoomVersion } from "../errors.js";
+import type { Queryable, WriteTransaction } from "../storage/database.js";
+import { rejectionToError, type CurrentCommit } from "./roomErrors.js";
+import {
+  extremities,
+  findTxn,
+  getEvent,
+  getMembership,
+  getRoom,
+  insertEvent,
+  insertRoom,
+  joinedLocalUsers,
+  recordTxn,
+  setCurrentCommit,
+  setMembership,
+  type RoomRow,
+} from "./roomStore.js";
+import type { Session } from "./sessions.js";
+
+const authEventCache = new Map<string, AuthEvent>();
+const AUTH_CACHE_LIMIT = 50_000;
+
+/** An event as the rules read it; events never change, so parsed ones are kept. */
+export async function loadAuthEvent(q: Queryable, eventId: string): Promise<AuthEvent | undefined> {
+  const cached = authEventCache.get(eventId);
+  if (cached) return cached;
+  const row = await getEvent(q, eventId);
+  if (row === undefined) return undefined;
+  const event = toAuthEvent(eventId, JSON.parse(row.pdu) as Pdu);
+  remember(event);
+  return event;
+}
+
+function remember(event: AuthEvent): void {
+  if (authEventCache.size >= AUTH_CACHE_LIMIT) authEventCache.clear();
+  authEventCache.set(event.eventId, event);
+}
+
+export interface LoadedRoom {
+  readonly row: RoomRow;
+  readonly names: RoomVersionNames;
+  readonly state: RoomAuthState;
+}
+
+export async function loadRoom(q: Queryable, roomId: string): Promise<LoadedRoom | undefined> {
+  const row = await getRoom(q, roomId);
+  if (row === undefined) return undefined;
+  const names = namesForRoomVersion(row.room_version);
+  const create = await loadAuthEvent(q, row.create_event_id);
+  if (names === undefined || create === undefined) throw new Error(`room ${roomId} is corrupt`);
+  const commit = row.current_commit_id === null ? undefined : await loadAuthEvent(q, row.current_commit_id);
+  return { row, names, state: { create, commit } };
+}
+
+function currentCommit(state: RoomAuthState): CurrentCommit | undefined {
+  const commit = state.commit;
+  return commit?.framing ? { eventId: commit.eventId, epoch: commit.framing.epoch } : undefined;
+}
+
+/** The room, if the user is joined to it; else M_FORBIDDEN (a room the caller may not see). */
+export async function requireJoined(q: Queryable, roomId: string, userId: string): Promise<LoadedRoom> {
+  const membership = await getMembership(q, roomId, userId);
+  const room = membership?.membership === "join" ? await loadRoom(q, roomId) : undefined;
+  if (room === undefined) throw forbidden(`You are not joined to room ${roomId}`);
+  return room;
+}
+
+// D24: fields that would put room data in plaintext or bypass MLS.
+const REFUSED_CREATE_FIELDS = [
+  "name",
+  "topic",
+  "invite",
+  "invite_3pid",
+  "initial_state",
+  "power_level_content_override",
+  "room_alias_name",
+];
+
+export interface CreateRoomRequest {
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+function chooseAlgorithm(names: RoomVersionNames, requested: unknown): string {
+  if (requested === undefined) return defaultAlgorithm(names);
+  if (typeof requested !== "string" || !requested.startsWith(names.prefix)) {
+    throw badJson(`creation_content.algorithm must start with ${names.prefix}`);
+  }
+  if (!(requested.slice(names.prefix.length) in ciphersuites)) {
+    throw badJson(`creation_content.algorithm names an unknown ciphersuite: ${requested}`);
+  }
+  return requested;
+}
+
+export async function createRoom(
+  ctx: ServerContext,
+  session: Session,
+  body: Readonly<Record<string, unknown>>,
+): Promise<string> {
+  for (const field of REFUSED_CREATE_FIELDS) {
+    if (body[field] !== undefined) {
+      throw badJson(`D24: ${field} is not allowed in MLS rooms; set room data inside the MLS group`);
+    }
+  }
+  if (body.visibility === "public") throw badJson("D24: MLS rooms cannot be public");
+  const roomVersion = body.room_version ?? namesForRoomVersion("de.bwi.mls.v1")?.roomVersion;
+  if (typeof roomVersion !== "string" || !isMlsRoomVersion(roomVersion)) {
+    throw unsupportedRoomVersion(String(roomVersion));
+  }
+  const names = namesForRoomVersion(roomVersion) as RoomVersionNames;
+  const creation = body.creation_content ?? {};
+  if (typeof creation !== "object" || creation === null || Array.isArray(creation)) {
+    throw badJson("creation_content must be an object");
+  }
+  const creationContent = creation as Record<string, unknown>;
+  const algorithm = chooseAlgorithm(names, creationContent.algorithm ?? creationContent.encryption_algorithm);
+  const federate = creationContent["m.federate"];
+  if (federate !== undefined && typeof federate !== "boolean") throw badJson("m.federate must be a boolean");
+
+  const roomId = `!${randomBytes(12).toString("base64url")}:${ctx.config.serverName}`;
+  const content: Record<string, unknown> = { room_version: roomVersion, algorithm };
+  if (federate !== undefined) content["m.federate"] = federate;
+  const unsigned: UnsignedPdu = {
+    room_id: roomId,
+    type: CREATE_EVENT_TYPE,
+    state_key: "",
+    origin: ctx.config.serverName,
+    origin_server_ts: ctx.clock.now(),
+    content,
+    prev_events: [],
+    auth_events: [],
+  };
+  const { pdu, eventId } = signPdu(unsigned, ctx.signingKey, ctx.crypto);
+  const outcome = authorizeEvent(pdu, () => undefined);
+  if (!outcome.ok) throw rejectionToError(outcome.rejection, undefined);
+  await ctx.db.write(async (tx) => {
+    const position = await insertEvent(tx, eventId, pdu);
+    await insertRoom(
+      tx,
+      { room_id: roomId, room_version: roomVersion, create_event_id: eventId, current_commit_id: null },
+      pdu.origin_server_ts,
+    );
+    await setMembership(tx, {
+      roomId,
+      userId: session.userId,
+      membership: "join",
+      inviter: null,
+      timelineFrom: position,
+    });
+  });
+  ctx.notifier.wake([session.userId]);
+  return roomId;
+}
+
+export interface SendRequest {
+  readonly roomId: string;
+  readonly type: string;
+  readonly content: Readonly<Record<string, unknown>>;
+  readonly stateKey?: string;
+  readonly txnId?: string;
+}
+
+/** Builds, checks and stores one event from a local client; returns its event ID. */
+export async function sendRoomEvent(
+  ctx: ServerContext,
+  session: Session,
+  request: SendRequest,
+): Promise<string> {
+  const result = await ctx.db.write((tx) => sendInTransaction(ctx, tx, session, request));
+  if (result.wake.length > 0) ctx.notifier.wake(result.wake);
+  return result.eventId;
+}
+
+async function sendInTransaction(
+  ctx: ServerContext,
+  tx: WriteTransaction,
+  session: Session,
+  request: SendRequest,
+): Promise<{ eventId: string; wake: string[] }> {
+  const room = await requireJoined(tx, request.roomId, session.userId);
+  if (request.txnId !== undefined) {
+    const earlier = await findTxn(tx, session.userId, session.deviceId, request.txnId);
+    if (earlier !== undefined) return { eventId: earlier, wake: [] };
+  }
+  const kind = eventKind(room.names, request.type);
+  // D13 is checked before the rules: only powers[0] takes direct commits from its clients.
+  const powers = room.state.commit?.federation?.federation.powers;
+  if (kind === "commit" && powers !== undefined && powers[0] !== ctx.config.serverName) {
+    throw forbidden(
+      `D13: this server is not the first power of the room; send a pending commit (${room.names.pendingType})`,
+    );
+  }
+  const framing = kind === "create" || kind === undefined ? undefined : parseCiphertext(request.content);
+  const epochZeroCommit = kind === "commit" && framing?.ok === true && framing.value.epoch === 0n;
+  const authEvents = [room.row.create_event_id];
+  if (room.state.commit && !epochZeroCommit) authEvents.push(room.state.commit.eventId);
+  const unsigned: UnsignedPdu = {
+    room_id: request.roomId,
+    type: request.type,
+    ...(request.stateKey !== undefined ? { state_key: request.stateKey } : {}),
+    origin: ctx.config.serverName,
+    origin_server_ts: ctx.clock.now(),
+    content: request.content,
+    prev_events: await extremities(tx, request.roomId, MAX_PREV_EVENTS),
+    auth_events: authEvents,
+  };
+  const { pdu, eventId } = signPdu(unsigned, ctx.signingKey, ctx.crypto);
+  const known = new Map(
+    [room.state.create, room.state.commit].flatMap((e) => (e ? [[e.eventId, e] as const] : [])),
+  );
+  // D10: the rules against the event's own auth events, then against the current state.
+  const own = authorizeEvent(pdu, (id) => known.get(id));
+  const outcome = own.ok ? authorizeAgainstState(pdu, room.state) : own;
+  if (!outcome.ok) throw rejectionToError(outcome.rejection, currentCommit(room.state));
+  await insertEvent(tx, eventId, pdu);
+  if (kind === "commit") {
+    await setCurrentCommit(tx, request.roomId, eventId);
+    remember({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
+  }
+  if (request.txnId !== undefined)
+    await recordTxn(tx, session.userId, session.deviceId, request.txnId, eventId);
+  return { eventId, wake: await joinedLocalUsers(tx, request.roomId) };
+}
+
+const USER_ID = /^@[a-z0-9._=\-/+]+:(.+)$/;
+
+export async function invite(
+  ctx: ServerContext,
+  session: Session,
+  roomId: string,
+  userId: string,
+): Promise<void> {
+  const match = USER_ID.exec(userId);
+  if (!match) throw new MatrixError(400, "M_INVALID_PARAM", `${userId} is not a user ID`);
+  if (match[1] !== ctx.config.serverName) {
+    throw forbidden("Inviting users of other servers needs federation, which this server does not offer yet");
+  }
+  await ctx.db.write(async (tx) => {
+    await requireJoined(tx, roomId, session.userId);
+    const current = await getMembership(tx, roomId, userId);
+    if (current?.membership === "join") throw forbidden(`${userId} is already in the room`);
+    // D23: the invitee's timeline starts where the invite reached this server.
+    await setMembership(tx, { roomId, userId, membership: "invite", inviter: session.userId });
+  });
+  ctx.notifier.wake([userId]);
+}
+
+export async function join(ctx: ServerContext, session: Session, roomId: string): Promise<void> {
+  await ctx.db.write(async (tx) => {
+    const membership = await getMembership(tx, roomId, session.userId);
+    if (membership?.membership === "join") return;
+    if (membership?.membership !== "invite")
+      throw forbidden(`You are not invited to ${roomId} (section 7: join needs an invite)`);
+    const room = await loadRoom(tx, roomId);
+    if (room === undefined) throw notFound(`Unknown room ${roomId}`);
+    const servers = room.state.commit?.federation?.federation.servers ?? [];
+    if (!servers.includes(ctx.config.serverName)) {
+      throw forbidden(
+        `This server is not in the room's servers yet; a commit must add ${ctx.config.serverName} first`,
+      );
+    }
+    await setMembership(tx, {
+      roomId,
+      userId: session.userId,
+      membership: "join",
+      inviter: membership.inviter,
+      timelineFrom: membership.timeline_from,
+    });
+  });
+  ctx.notifier.wake([session.userId]);
+}
+
+export async function leave(ctx: ServerContext, session: Session, roomId: string): Promise<void> {
+  await ctx.db.write(async (tx) => {
+    const membership = await getMembership(tx, roomId, session.userId);
+    if (membership === undefined || membership.membership === "leave") {
+      throw forbidden(`You are not invited to or joined to ${roomId}`);
+    }
+    await setMembership(tx, {
+      roomId,
+      userId: session.userId,
+      membership: "leave",
+      inviter: membership.inviter,
+      timelineFrom: membership.timeline_from,
+    });
+  });
+  ctx.notifier.wake([session.userId]);
+}
