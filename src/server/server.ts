@@ -12,6 +12,8 @@ import { loadOrCreateSigningKey } from "./signingKey.js";
 import type { Migrations } from "./storage/database.js";
 import { openDatabase } from "./storage/open.js";
 
+const SHUTDOWN_GRACE_MS = 3_000;
+
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly ctx: ServerContext;
@@ -51,7 +53,12 @@ export async function startServer(config: ServerConfig, clock: Clock = systemClo
     ctx,
     url,
     close: async () => {
+      ctx.notifier.close();
+      // In-flight requests get a grace period; connections a client left half-open do not hold
+      // the shutdown beyond it (an unanswered send is retried by its client, idempotently).
+      const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await app.close();
+      clearTimeout(force);
       await db.close();
     },
   };

@@ -79,7 +79,10 @@ export class MlsMember {
     return new MlsMember(state);
   }
 
-  static async fromWelcome(welcomeB64: string, kp: KeyPackagePair): Promise<MlsMember> {
+  static async fromWelcome(
+    welcomeB64: string,
+    kp: { readonly publicPackage: KeyPackage; readonly privatePackage: PrivateKeyPackage },
+  ): Promise<MlsMember> {
     const message = decode(mlsMessageDecoder, decodeBase64Lenient(welcomeB64));
     if (message?.wireformat !== wireformats.mls_welcome) throw new Error("not a Welcome");
     const state = await joinGroup({
@@ -93,6 +96,13 @@ export class MlsMember {
 
   get epoch(): bigint {
     return this.state.groupContext.epoch;
+  }
+
+  /** The KeyPackage inside a claimed key package value (D20). */
+  static readKeyPackage(value: string): KeyPackage {
+    const message = decode(mlsMessageDecoder, decodeBase64Lenient(value));
+    if (message?.wireformat !== wireformats.mls_key_package) throw new Error("not a key package");
+    return message.keyPackage;
   }
 
   /** A commit (optionally adding key packages) with the federation object; not yet adopted. */

@@ -48,6 +48,8 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
 
 export interface ServerProcess {
   readonly url: string;
+  /** The running process's ID (changes on restart). */
+  pid(): number | undefined;
   readonly serverName: string;
   readonly dataDir: string;
   readonly database: string;
@@ -90,18 +92,22 @@ export async function startServerProcess(options: ServerOptions = {}): Promise<S
       stdio: ["ignore", "pipe", "pipe"],
     });
     child = proc;
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("myelin homeserver listening")) resolve();
-      };
-      proc.stdout?.on("data", onData);
-      proc.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      proc.once("exit", (code) =>
-        reject(new Error(`server exited with ${code} before listening:\n${output}`)),
-      );
-      setTimeout(() => reject(new Error(`server did not start within 20 s:\n${output}`)), 20_000).unref();
-    });
+    proc.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    proc.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    // Ready once it answers /versions (log lines depend on the configured level).
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (proc.exitCode !== null)
+        throw new Error(`server exited with ${proc.exitCode} before listening:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`server did not start within 20 s:\n${output}`);
+      try {
+        const reply = await fetch(`http://127.0.0.1:${port}/_matrix/client/versions`);
+        if (reply.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   };
 
   const stop = async ({ kill = false } = {}): Promise<void> => {
@@ -116,6 +122,7 @@ export async function startServerProcess(options: ServerOptions = {}): Promise<S
   await launch();
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: () => child?.pid,
     serverName,
     dataDir,
     database,

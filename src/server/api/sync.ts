@@ -64,7 +64,7 @@ export function syncComponent(options: SyncOptions): ServerComponent {
         let wakes = ctx.notifier.wakeCount(session.userId);
         let upto = Math.max(ctx.db.committedPosition, since ?? 0);
         let result = await computeSync(ctx, input, upto, options.parts);
-        while (since !== undefined && result.empty && !signal.aborted) {
+        while (since !== undefined && result.empty && !signal.aborted && !ctx.notifier.isClosed) {
           const remaining = deadline - ctx.clock.now();
           if (remaining <= 0) break;
           // A wake-up during the computation shows in the count: compute again instead of sleeping.

@@ -3,6 +3,17 @@
 export class Notifier {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly wakes = new Map<string, number>();
+  private closed = false;
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Ends every wait now and every later one at once, so long polls finish before shutdown. */
+  close(): void {
+    this.closed = true;
+    for (const set of [...this.waiters.values()]) for (const done of [...set]) done();
+  }
 
   /** How often `userId` was woken so far: read before computing, compare before waiting. */
   wakeCount(userId: string): number {
@@ -11,6 +22,7 @@ export class Notifier {
 
   /** Resolves when `userId` is woken, after `timeoutMs`, or when `signal` aborts; whichever is first. */
   wait(userId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.waiters.get(userId);
       if (set === undefined) {

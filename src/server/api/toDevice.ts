@@ -1,0 +1,53 @@
+// PUT /sendToDevice/{eventType}/{txnId} (client-server spec v1.11, "Send-to-Device messaging").
+// Welcomes travel this way (section 9). Messages to users of other servers are accepted and
+// dropped until federation exists; the sender cannot tell, as with any unreachable device.
+import type { FastifyInstance } from "fastify";
+import type { ServerComponent } from "../component.js";
+import type { ServerContext } from "../context.js";
+import { badJson, invalidParam, missingParam } from "../errors.js";
+import { requireSession } from "../http/auth.js";
+import { bodyObject, isJsonObject } from "../http/body.js";
+import { storeToDevice, toDeviceMigrations, type ToDeviceMessages } from "../services/toDevice.js";
+
+const USER_ID = /^@[^:]+:.+$/;
+const MAX_NAME_LENGTH = 255;
+
+function checkMessages(value: unknown): ToDeviceMessages {
+  if (value === undefined || value === null) throw missingParam("messages");
+  if (!isJsonObject(value)) throw badJson("messages must map user IDs to devices");
+  for (const [userId, byDevice] of Object.entries(value)) {
+    if (!USER_ID.test(userId)) throw invalidParam(`${userId} is not a user ID`);
+    if (!isJsonObject(byDevice)) throw badJson(`messages.${userId} must map device IDs to contents`);
+    for (const [deviceId, content] of Object.entries(byDevice)) {
+      if (!isJsonObject(content)) throw badJson(`messages.${userId}.${deviceId} must be an object`);
+    }
+  }
+  return value as ToDeviceMessages;
+}
+
+function routes(api: FastifyInstance, ctx: ServerContext): void {
+  api.put("/sendToDevice/:eventType/:txnId", async (request) => {
+    const sender = await requireSession(ctx, request);
+    const { eventType, txnId } = request.params as { eventType: string; txnId: string };
+    if (eventType.length > MAX_NAME_LENGTH) throw invalidParam("eventType is too long");
+    if (txnId.length > MAX_NAME_LENGTH) throw invalidParam("txnId is too long");
+    const messages = checkMessages(bodyObject(request.body).messages);
+    const input = {
+      sender,
+      txnId,
+      type: eventType,
+      messages,
+      serverName: ctx.config.serverName,
+      now: ctx.clock.now(),
+    };
+    const recipients = await ctx.db.write((tx) => storeToDevice(tx, input));
+    if (recipients !== undefined) ctx.notifier.wake(recipients);
+    return {};
+  });
+}
+
+export const toDeviceComponent: ServerComponent = {
+  name: "to_device",
+  migrations: toDeviceMigrations,
+  clientRoutes: routes,
+};

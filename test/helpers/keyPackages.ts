@@ -1,0 +1,148 @@
+// Test helper: MLS devices as section 9 defines them, with real credentials, signed device keys
+// (D18, D19) and KeyPackages made by ts-mls, plus plain Ed25519 signing keys for cross-signing.
+import { ed25519 } from "@noble/curves/ed25519.js";
+import {
+  defaultCredentialTypes,
+  encode,
+  generateKeyPackageWithKey,
+  getCiphersuiteImpl,
+  makeCustomExtension,
+  makeKeyPackageRef,
+  mlsMessageEncoder,
+  protocolVersions,
+  wireformats,
+  type CiphersuiteImpl,
+  type KeyPackage,
+  type PrivateKeyPackage,
+} from "ts-mls";
+import { encodeBase64, encodeBase64Url } from "../../src/protocol/base64.js";
+import { MANDATORY_CIPHERSUITE, UNSTABLE_NAMES } from "../../src/protocol/names.js";
+import { signJson } from "../../src/protocol/signedJson.js";
+
+/** RFC 9420 extension type of last_resort (draft-ietf-mls-extensions), raw. */
+export const LAST_RESORT_EXTENSION = 10;
+
+export const MLS_ALGORITHM = UNSTABLE_NAMES.prefix + MANDATORY_CIPHERSUITE;
+
+let impl: Promise<CiphersuiteImpl> | undefined;
+function ciphersuite1(): Promise<CiphersuiteImpl> {
+  impl ??= getCiphersuiteImpl(MANDATORY_CIPHERSUITE);
+  return impl;
+}
+
+/** An RFC 9420 variable-length vector (1, 2 or 4 byte length prefix). */
+function vector(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  const head =
+    n < 64
+      ? [n]
+      : n < 16384
+        ? [0x40 | (n >> 8), n & 0xff]
+        : [0x80 | (n >>> 24), (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  return new Uint8Array([...head, ...bytes]);
+}
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
+export interface SigningKey {
+  readonly seed: Uint8Array;
+  /** Unpadded standard base64, as Matrix writes public keys. */
+  readonly publicKey: string;
+  readonly publicBytes: Uint8Array;
+}
+
+export function newSigningKey(): SigningKey {
+  const seed = ed25519.utils.randomSecretKey();
+  const publicBytes = ed25519.getPublicKey(seed);
+  return { seed, publicBytes, publicKey: encodeBase64(publicBytes) };
+}
+
+/** `value` signed by `key` under `keyId` for `userId`, keeping existing signatures. */
+export function signed<T extends object>(value: T, userId: string, keyId: string, key: SigningKey) {
+  return signJson(value, userId, { keyId, sign: (message) => ed25519.sign(message, key.seed) });
+}
+
+export interface MlsDevice {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly signatureKey: SigningKey;
+  /** Section 9 identity: vectors user_id, device_id, signature public key. */
+  readonly identity: Uint8Array;
+  /** D18 serialized Credential: basic (1), then the identity vector. */
+  readonly credential: Uint8Array;
+}
+
+export function newMlsDevice(
+  userId: string,
+  deviceId: string,
+  identityOf?: { userId: string; deviceId: string },
+): MlsDevice {
+  const signatureKey = newSigningKey();
+  const named = identityOf ?? { userId, deviceId };
+  const identity = new Uint8Array([
+    ...vector(utf8(named.userId)),
+    ...vector(utf8(named.deviceId)),
+    ...vector(signatureKey.publicBytes),
+  ]);
+  const credential = new Uint8Array([0, defaultCredentialTypes.basic, ...vector(identity)]);
+  return { userId, deviceId, signatureKey, identity, credential };
+}
+
+/** The device's keys as uploaded: its credential under `<prefix>basic:<device>`, signed by it (D19). */
+export function deviceKeys(device: MlsDevice, prefix = UNSTABLE_NAMES.prefix) {
+  const keyId = `${prefix}basic:${device.deviceId}`;
+  return signed(
+    {
+      user_id: device.userId,
+      device_id: device.deviceId,
+      algorithms: [prefix + MANDATORY_CIPHERSUITE],
+      keys: { [keyId]: encodeBase64Url(device.credential) },
+    },
+    device.userId,
+    keyId,
+    device.signatureKey,
+  );
+}
+
+export interface UploadableKeyPackage {
+  readonly keyPackage: KeyPackage;
+  /** The private half, for joining from a Welcome. */
+  readonly privatePackage: PrivateKeyPackage;
+  /** Serialized MLSMessage (wire format mls_key_package). */
+  readonly bytes: Uint8Array;
+  readonly ref: Uint8Array;
+  /** `<algorithm>:<unpadded URL-safe base64 KeyPackageRef>` (D20). */
+  readonly keyId: string;
+  /** Unpadded URL-safe base64 of `bytes` (D5). */
+  readonly value: string;
+}
+
+/** A real KeyPackage of ciphersuite 1 for the device; `lastResort` adds extension 10. */
+export async function newKeyPackage(
+  device: MlsDevice,
+  options: { lastResort?: boolean; algorithm?: string } = {},
+): Promise<UploadableKeyPackage> {
+  const cs = await ciphersuite1();
+  const { publicPackage, privatePackage } = await generateKeyPackageWithKey({
+    credential: { credentialType: defaultCredentialTypes.basic, identity: device.identity },
+    signatureKeyPair: { signKey: device.signatureKey.seed, publicKey: device.signatureKey.publicBytes },
+    cipherSuite: cs,
+    extensions: options.lastResort
+      ? [makeCustomExtension({ extensionType: LAST_RESORT_EXTENSION, extensionData: new Uint8Array() })]
+      : [],
+  });
+  const bytes = encode(mlsMessageEncoder, {
+    wireformat: wireformats.mls_key_package,
+    version: protocolVersions.mls10,
+    keyPackage: publicPackage,
+  });
+  const ref = await makeKeyPackageRef(publicPackage, cs.hash);
+  return {
+    keyPackage: publicPackage,
+    privatePackage,
+    bytes,
+    ref,
+    keyId: `${options.algorithm ?? MLS_ALGORITHM}:${encodeBase64Url(ref)}`,
+    value: encodeBase64Url(bytes),
+  };
+}
