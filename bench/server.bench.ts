@@ -223,7 +223,14 @@ async function scale(server: ServerProcess) {
 async function run(backend: Backend) {
   const server = await startServerProcess({
     backend,
-    env: { MYELIN_LOG_LEVEL: "warn", MYELIN_REQUESTS_PER_SECOND: "1000000", MYELIN_REQUEST_BURST: "1000000" },
+    compiled: true,
+    env: {
+      MYELIN_LOG_LEVEL: "warn",
+      MYELIN_REQUESTS_PER_SECOND: "1000000",
+      MYELIN_REQUEST_BURST: "1000000",
+    },
+    // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server process.
+    nodeArgs: process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean),
   });
   try {
     process.stdout.write(`\n[${backend}] setting up ${ROOMS} rooms with real MLS groups...\n`);

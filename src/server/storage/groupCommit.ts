@@ -5,6 +5,8 @@ import type { Queryable, SqlValue, WriteTransaction } from "./database.js";
 /** A connection the writer owns alone. */
 export interface WriterConnection extends Queryable {
   exec(sql: string): Promise<void>;
+  /** Makes the last commit durable, where COMMIT itself does not (see sqlite.ts). */
+  sync?(): Promise<void>;
 }
 
 interface QueuedJob {
@@ -92,6 +94,7 @@ export class GroupCommitWriter {
         await this.connection.run("UPDATE stream_head SET position = ? WHERE id = 1", [this.position]);
       }
       await this.connection.exec("COMMIT");
+      await this.connection.sync?.();
     } catch (error) {
       // The batch as a whole failed (disk full, connection lost): nothing of it is stored.
       this.position = startPosition;
