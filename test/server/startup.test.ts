@@ -44,3 +44,31 @@ describe.each(BACKENDS)("homeserver on %s", (backend) => {
     expect(server.logs()).not.toContain("secret_token_value");
   });
 });
+
+describe("limits", () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServerProcess({
+      env: { MYELIN_MAX_BODY_BYTES: "2048", MYELIN_REQUESTS_PER_SECOND: "1", MYELIN_REQUEST_BURST: "5" },
+    });
+  });
+  afterAll(async () => {
+    await server.destroy();
+  });
+
+  it("refuses a body over the limit with 413 M_TOO_LARGE", async () => {
+    const reply = await request(server.url, "POST", "/_matrix/client/v3/login", {
+      body: { type: "m.login.password", padding: "x".repeat(4096) },
+    });
+    expect([reply.status, reply.body.errcode]).toEqual([413, "M_TOO_LARGE"]);
+  });
+  it("refuses a flood with 429 M_LIMIT_EXCEEDED and retry_after_ms", async () => {
+    const replies = [];
+    for (let i = 0; i < 8; i++) replies.push(await request(server.url, "GET", "/_matrix/client/versions"));
+    const limited = replies.find((reply) => reply.status === 429);
+    expect([limited?.body.errcode, typeof limited?.body.retry_after_ms]).toEqual([
+      "M_LIMIT_EXCEEDED",
+      "number",
+    ]);
+  });
+});
