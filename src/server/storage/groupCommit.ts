@@ -1,6 +1,6 @@
 // The single writer shared by both backends: queued jobs run back to back inside one transaction,
 // each under its own savepoint, and the batch commits once (see database.ts).
-import type { Queryable, SqlValue, WriteTransaction } from "./database.js";
+import type { Database, Dialect, Queryable, SqlValue, WriteTransaction } from "./database.js";
 
 /** A connection the writer owns alone. */
 export interface WriterConnection extends Queryable {
@@ -110,4 +110,28 @@ export class GroupCommitWriter {
     });
     if (this.position !== startPosition) for (const listener of this.listeners) listener(this.committed);
   }
+}
+
+/** The Database both backends present: reads on `reader`, writes through `writer`. */
+export function databaseOver(
+  dialect: Dialect,
+  reader: Queryable,
+  writer: GroupCommitWriter,
+  closeConnections: () => Promise<void>,
+): Database {
+  return {
+    dialect,
+    all: reader.all,
+    get: reader.get,
+    run: (sql, params) => writer.write((tx) => tx.run(sql, params)),
+    write: (job) => writer.write(job),
+    get committedPosition() {
+      return writer.committedPosition;
+    },
+    onCommit: (listener) => writer.onCommit(listener),
+    close: async () => {
+      await writer.idle();
+      await closeConnections();
+    },
+  };
 }

@@ -1,7 +1,7 @@
 // PostgreSQL backend: a pool for reads, one dedicated client for the single writer.
 import pg from "pg";
-import type { Database, Migrations, SqlValue, WriteTransaction } from "./database.js";
-import { GroupCommitWriter, type WriterConnection } from "./groupCommit.js";
+import type { Database, Migrations, SqlValue } from "./database.js";
+import { databaseOver, GroupCommitWriter, type WriterConnection } from "./groupCommit.js";
 import { migrate, readStreamHead } from "./migrations.js";
 
 const INT8_OID = 20;
@@ -55,20 +55,8 @@ export async function openPostgres(url: string, components: readonly Migrations[
   }
   const reader = queryable(pool);
   const groupCommit = new GroupCommitWriter(writer, await readStreamHead(writer));
-  return {
-    dialect: "postgres",
-    all: reader.all,
-    get: reader.get,
-    run: (sql, params) => groupCommit.write((tx: WriteTransaction) => tx.run(sql, params)),
-    write: (job) => groupCommit.write(job),
-    get committedPosition() {
-      return groupCommit.committedPosition;
-    },
-    onCommit: (listener) => groupCommit.onCommit(listener),
-    close: async () => {
-      await groupCommit.idle();
-      writerClient.release();
-      await pool.end();
-    },
-  };
+  return databaseOver("postgres", reader, groupCommit, async () => {
+    writerClient.release();
+    await pool.end();
+  });
 }

@@ -3,8 +3,8 @@ import BetterSqlite3 from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Database, Migrations, SqlValue, WriteTransaction } from "./database.js";
-import { GroupCommitWriter, type WriterConnection } from "./groupCommit.js";
+import type { Database, Migrations, SqlValue } from "./database.js";
+import { databaseOver, GroupCommitWriter, type WriterConnection } from "./groupCommit.js";
 import { migrate, readStreamHead } from "./migrations.js";
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
@@ -73,21 +73,9 @@ export async function openSqlite(path: string, components: readonly Migrations[]
   const readerConnection = connect(path);
   const reader = queryable(readerConnection.prepared);
   const groupCommit = new GroupCommitWriter(writer, await readStreamHead(writer));
-  return {
-    dialect: "sqlite",
-    all: reader.all,
-    get: reader.get,
-    run: (sql, params) => groupCommit.write((tx: WriteTransaction) => tx.run(sql, params)),
-    write: (job) => groupCommit.write(job),
-    get committedPosition() {
-      return groupCommit.committedPosition;
-    },
-    onCommit: (listener) => groupCommit.onCommit(listener),
-    close: async () => {
-      await groupCommit.idle();
-      await wal?.close();
-      readerConnection.db.close();
-      writerConnection.db.close();
-    },
-  };
+  return databaseOver("sqlite", reader, groupCommit, async () => {
+    await wal?.close();
+    readerConnection.db.close();
+    writerConnection.db.close();
+  });
 }
