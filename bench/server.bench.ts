@@ -221,6 +221,7 @@ async function scale(server: ServerProcess) {
 }
 
 async function run(backend: Backend) {
+  const starting = performance.now();
   const server = await startServerProcess({
     backend,
     compiled: true,
@@ -233,7 +234,10 @@ async function run(backend: Backend) {
     nodeArgs: process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean),
   });
   try {
-    process.stdout.write(`\n[${backend}] setting up ${ROOMS} rooms with real MLS groups...\n`);
+    console.log(
+      `\n[${backend}] start-up until /versions answers: ${(performance.now() - starting).toFixed(0)} ms`,
+    );
+    process.stdout.write(`[${backend}] setting up ${ROOMS} rooms with real MLS groups...\n`);
     const { rooms, receivers } = await setUp(server);
     process.stdout.write(
       `[${backend}] saturating with ${CONCURRENCY} concurrent senders for ${SATURATION_MS / 1000} s...\n`,

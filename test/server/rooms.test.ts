@@ -286,6 +286,14 @@ describe.each(BACKENDS)("rooms on %s", (backend) => {
       ).join[roomId];
       expect(joined?.timeline.events.map((e) => e.content.ciphertext)).toEqual([ciphertext]);
     });
+    it("lists a newly joined member in the other members' device_lists.changed", async () => {
+      const { roomId } = await roomWithCommit();
+      const since = (await call(alice, "GET", "/sync")).body.next_batch as string;
+      await call(alice, "POST", `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: carol.userId });
+      await call(carol, "POST", `/rooms/${encodeURIComponent(roomId)}/join`, {});
+      const sync = await call(alice, "GET", `/sync?since=${since}`);
+      expect((sync.body.device_lists as { changed: string[] }).changed).toContain(carol.userId);
+    });
     it("leave ends delivery of the room", async () => {
       const { roomId } = await roomWithCommit();
       await call(alice, "POST", `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: carol.userId });

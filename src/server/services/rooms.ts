@@ -33,6 +33,7 @@ import {
   setMembership,
   type RoomRow,
 } from "./roomStore.js";
+import { markDeviceListChanged } from "./deviceLists.js";
 import type { Session } from "./sessions.js";
 
 const authEventCache = new Map<string, AuthEvent>();
@@ -263,9 +264,9 @@ export async function invite(
 }
 
 export async function join(ctx: ServerContext, session: Session, roomId: string): Promise<void> {
-  await ctx.db.write(async (tx) => {
+  const others = await ctx.db.write(async (tx) => {
     const membership = await getMembership(tx, roomId, session.userId);
-    if (membership?.membership === "join") return;
+    if (membership?.membership === "join") return [];
     if (membership?.membership !== "invite")
       throw forbidden(`You are not invited to ${roomId} (section 7: join needs an invite)`);
     const room = await loadRoom(tx, roomId);
@@ -283,8 +284,14 @@ export async function join(ctx: ServerContext, session: Session, roomId: string)
       inviter: membership.inviter,
       timelineFrom: membership.timeline_from,
     });
+    // Users who now share a room hear of each other's device lists (client-server spec,
+    // device_lists.changed), so each can fetch the other's keys.
+    const others = (await joinedLocalUsers(tx, roomId)).filter((userId) => userId !== session.userId);
+    await markDeviceListChanged(tx, session.userId);
+    for (const other of others) await markDeviceListChanged(tx, other, session.userId);
+    return others;
   });
-  ctx.notifier.wake([session.userId]);
+  ctx.notifier.wake([session.userId, ...others]);
 }
 
 export async function leave(ctx: ServerContext, session: Session, roomId: string): Promise<void> {
