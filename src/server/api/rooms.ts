@@ -102,9 +102,12 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
   api.get("/rooms/:roomId/event/:eventId", async (request) => {
     const session = await requireSession(ctx, request);
     const { roomId, eventId } = params(request);
-    await requireJoined(ctx.db, roomId as string, session.userId);
-    const row = await getEvent(ctx.db, eventId as string);
-    if (row === undefined || row.room_id !== roomId) throw notFound("Event not found");
+    // The spec answers 404 alike for an unknown event and one the caller may not read.
+    const membership = await getMembership(ctx.db, roomId as string, session.userId);
+    const row = membership?.membership === "join" ? await getEvent(ctx.db, eventId as string) : undefined;
+    if (row === undefined || row.room_id !== roomId) {
+      throw notFound("The event was not found or you may not read it");
+    }
     return rowToClientEvent(row, { withRoomId: true, now: ctx.clock.now() });
   });
 
