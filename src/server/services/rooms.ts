@@ -185,7 +185,8 @@ export async function sendRoomEvent(
   request: SendRequest,
 ): Promise<string> {
   const result = await ctx.db.write((tx) => sendInTransaction(ctx, tx, session, request));
-  if (result.wake.length > 0) ctx.notifier.wake(result.wake);
+  // Read after the commit, off the single writer's path.
+  if (result.stored) ctx.notifier.wake(await joinedLocalUsers(ctx.db, request.roomId));
   return result.eventId;
 }
 
@@ -194,11 +195,11 @@ async function sendInTransaction(
   tx: WriteTransaction,
   session: Session,
   request: SendRequest,
-): Promise<{ eventId: string; wake: string[] }> {
+): Promise<{ eventId: string; stored: boolean }> {
   const room = await requireJoined(tx, request.roomId, session.userId);
   if (request.txnId !== undefined) {
     const earlier = await findTxn(tx, session.userId, session.deviceId, request.txnId);
-    if (earlier !== undefined) return { eventId: earlier, wake: [] };
+    if (earlier !== undefined) return { eventId: earlier, stored: false };
   }
   const kind = eventKind(room.names, request.type);
   // D13 is checked before the rules: only powers[0] takes direct commits from its clients.
@@ -237,7 +238,7 @@ async function sendInTransaction(
   }
   if (request.txnId !== undefined)
     await recordTxn(tx, session.userId, session.deviceId, request.txnId, eventId);
-  return { eventId, wake: await joinedLocalUsers(tx, request.roomId) };
+  return { eventId, stored: true };
 }
 
 const USER_ID = /^@[a-z0-9._=\-/+]+:(.+)$/;

@@ -4,6 +4,7 @@ import type { Database, Dialect, Queryable, SqlValue, WriteTransaction } from ".
 
 /** A connection the writer owns alone. */
 export interface WriterConnection extends Queryable {
+  /** Runs one or more `;`-separated statements without parameters. */
   exec(sql: string): Promise<void>;
   /** Makes the last commit durable, where COMMIT itself does not (see sqlite.ts). */
   sync?(): Promise<void>;
@@ -74,17 +75,16 @@ export class GroupCommitWriter {
       nextStreamPosition: () => ++this.position,
     };
     try {
-      await this.connection.exec("BEGIN");
-      for (const job of batch) {
+      // Each job runs under the savepoint "job"; the release of one and the savepoint of the
+      // next travel in one statement list, which saves a round trip per job on PostgreSQL.
+      await this.connection.exec("BEGIN; SAVEPOINT job");
+      for (const [index, job] of batch.entries()) {
+        if (index > 0) await this.connection.exec("RELEASE SAVEPOINT job; SAVEPOINT job");
         const positionBefore = this.position;
-        await this.connection.exec("SAVEPOINT job");
         try {
-          const value = await job.run(tx);
-          await this.connection.exec("RELEASE SAVEPOINT job");
-          outcomes.push({ ok: true, value });
+          outcomes.push({ ok: true, value: await job.run(tx) });
         } catch (error) {
           await this.connection.exec("ROLLBACK TO SAVEPOINT job");
-          await this.connection.exec("RELEASE SAVEPOINT job");
           // Positions of a rolled-back job are reused, so the stream has no gaps to explain.
           this.position = positionBefore;
           outcomes.push({ ok: false, error });
@@ -93,7 +93,7 @@ export class GroupCommitWriter {
       if (this.position !== startPosition) {
         await this.connection.run("UPDATE stream_head SET position = ? WHERE id = 1", [this.position]);
       }
-      await this.connection.exec("COMMIT");
+      await this.connection.exec("RELEASE SAVEPOINT job; COMMIT");
       await this.connection.sync?.();
     } catch (error) {
       // The batch as a whole failed (disk full, connection lost): nothing of it is stored.

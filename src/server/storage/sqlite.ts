@@ -29,7 +29,7 @@ function connect(path: string): { db: BetterSqlite3.Database; prepared: (sql: st
   return { db, prepared };
 }
 
-function queryable(prepared: (sql: string) => Statement): WriterConnection {
+function queryable({ db, prepared }: ReturnType<typeof connect>): WriterConnection {
   return {
     all: async <T>(sql: string, params: readonly SqlValue[] = []) => prepared(sql).all(...params) as T[],
     get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
@@ -38,7 +38,7 @@ function queryable(prepared: (sql: string) => Statement): WriterConnection {
       changes: prepared(sql).run(...params).changes,
     }),
     exec: async (sql: string) => {
-      prepared(sql).run();
+      db.exec(sql);
     },
   };
 }
@@ -66,12 +66,12 @@ export async function openSqlite(path: string, components: readonly Migrations[]
   const writerConnection = connect(path);
   const wal = path === ":memory:" ? undefined : walSync(path);
   const writer: WriterConnection = {
-    ...queryable(writerConnection.prepared),
+    ...queryable(writerConnection),
     ...(wal ? { sync: wal.sync } : {}),
   };
   await migrate(writer, components);
   const readerConnection = connect(path);
-  const reader = queryable(readerConnection.prepared);
+  const reader = queryable(readerConnection);
   const groupCommit = new GroupCommitWriter(writer, await readStreamHead(writer));
   return databaseOver("sqlite", reader, groupCommit, async () => {
     await wal?.close();
