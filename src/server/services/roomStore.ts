@@ -129,19 +129,6 @@ export async function joinedLocalUsers(q: Queryable, roomId: string): Promise<st
   return rows.map((row) => row.user_id);
 }
 
-export async function findTxn(
-  q: Queryable,
-  userId: string,
-  deviceId: string,
-  txnId: string,
-): Promise<string | undefined> {
-  const row = await q.get<{ event_id: string }>(
-    "SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND txn_id = ?",
-    [userId, deviceId, txnId],
-  );
-  return row?.event_id;
-}
-
 export async function recordTxn(
   tx: WriteTransaction,
   userId: string,
@@ -195,5 +182,28 @@ export function commitBefore(
   return q.get<EventRow>(
     "SELECT event_id, room_id, position, pdu FROM events WHERE room_id = ? AND type = ? AND position < ? ORDER BY position DESC LIMIT 1",
     [roomId, commitType, position],
+  );
+}
+
+export interface SendContextRow extends RoomRow {
+  readonly membership: Membership | null;
+  readonly earlier_event_id: string | null;
+}
+
+/** What a send needs to know, in one round trip: the room, the sender's membership, and the
+ * event an earlier request with the same transaction ID created. */
+export function getSendContext(
+  q: Queryable,
+  roomId: string,
+  userId: string,
+  deviceId: string,
+  txnId: string | null,
+): Promise<SendContextRow | undefined> {
+  return q.get<SendContextRow>(
+    `SELECT r.room_id, r.room_version, r.create_event_id, r.current_commit_id,
+       (SELECT membership FROM room_memberships m WHERE m.room_id = r.room_id AND m.user_id = ?) AS membership,
+       (SELECT event_id FROM event_txns t WHERE t.user_id = ? AND t.device_id = ? AND t.txn_id = ?) AS earlier_event_id
+     FROM rooms r WHERE r.room_id = ?`,
+    [userId, userId, deviceId, txnId, roomId],
   );
 }

@@ -21,7 +21,7 @@ import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { rejectionToError, type CurrentCommit } from "./roomErrors.js";
 import {
   extremities,
-  findTxn,
+  getSendContext,
   getEvent,
   getMembership,
   getRoom,
@@ -63,7 +63,11 @@ export interface LoadedRoom {
 
 export async function loadRoom(q: Queryable, roomId: string): Promise<LoadedRoom | undefined> {
   const row = await getRoom(q, roomId);
-  if (row === undefined) return undefined;
+  return row === undefined ? undefined : loadRoomOf(q, row);
+}
+
+async function loadRoomOf(q: Queryable, row: RoomRow): Promise<LoadedRoom> {
+  const roomId = row.room_id;
   const names = namesForRoomVersion(row.room_version);
   const create = await loadAuthEvent(q, row.create_event_id);
   if (names === undefined || create === undefined) throw new Error(`room ${roomId} is corrupt`);
@@ -196,11 +200,16 @@ async function sendInTransaction(
   session: Session,
   request: SendRequest,
 ): Promise<{ eventId: string; stored: boolean }> {
-  const room = await requireJoined(tx, request.roomId, session.userId);
-  if (request.txnId !== undefined) {
-    const earlier = await findTxn(tx, session.userId, session.deviceId, request.txnId);
-    if (earlier !== undefined) return { eventId: earlier, stored: false };
-  }
+  const context = await getSendContext(
+    tx,
+    request.roomId,
+    session.userId,
+    session.deviceId,
+    request.txnId ?? null,
+  );
+  if (context?.membership !== "join") throw forbidden(`You are not joined to room ${request.roomId}`);
+  if (context.earlier_event_id !== null) return { eventId: context.earlier_event_id, stored: false };
+  const room = await loadRoomOf(tx, context);
   const kind = eventKind(room.names, request.type);
   // D13 is checked before the rules: only powers[0] takes direct commits from its clients.
   const powers = room.state.commit?.federation?.federation.powers;
