@@ -18,6 +18,7 @@ import {
 import { encodeBase64, encodeBase64Url } from "../../src/protocol/base64.js";
 import { MANDATORY_CIPHERSUITE, UNSTABLE_NAMES } from "../../src/protocol/names.js";
 import { signJson } from "../../src/protocol/signedJson.js";
+import { request } from "./http.js";
 
 /** RFC 9420 extension type of last_resort (draft-ietf-mls-extensions), raw. */
 export const LAST_RESORT_EXTENSION = 10;
@@ -145,4 +146,22 @@ export async function newKeyPackage(
     keyId: `${options.algorithm ?? MLS_ALGORITHM}:${encodeBase64Url(ref)}`,
     value: encodeBase64Url(bytes),
   };
+}
+
+/** Claims one MLS key package of a device over the client-server API; returns its D20 value. */
+export async function claimKeyPackage(
+  baseUrl: string,
+  token: string,
+  userId: string,
+  deviceId: string,
+): Promise<string> {
+  const claim = await request<{ one_time_keys: Record<string, Record<string, Record<string, string>>> }>(
+    baseUrl,
+    "POST",
+    "/_matrix/client/v3/keys/claim",
+    { token, body: { one_time_keys: { [userId]: { [deviceId]: MLS_ALGORITHM } } } },
+  );
+  const value = Object.values(claim.body.one_time_keys[userId]?.[deviceId] ?? {})[0];
+  if (value === undefined) throw new Error(`no key package left for ${userId} ${deviceId}`);
+  return value;
 }

@@ -6,7 +6,13 @@ import { BACKENDS, startServerProcess, type ServerProcess } from "../helpers/ser
 import { request } from "../helpers/http.js";
 import { registerUser, type TestUser } from "../helpers/users.js";
 import { fed, MlsMember } from "../helpers/mlsMember.js";
-import { deviceKeys, MLS_ALGORITHM, newKeyPackage, newMlsDevice } from "../helpers/keyPackages.js";
+import {
+  claimKeyPackage,
+  deviceKeys,
+  MLS_ALGORITHM,
+  newKeyPackage,
+  newMlsDevice,
+} from "../helpers/keyPackages.js";
 
 type SyncBody = {
   next_batch: string;
@@ -53,14 +59,7 @@ describe.each(BACKENDS)("MLS room flow on %s", (backend) => {
     });
     first.adopt();
 
-    const claim = await call(alice, "POST", "/keys/claim", {
-      one_time_keys: { [bob.userId]: { [bob.deviceId]: MLS_ALGORITHM } },
-    });
-    const claimed = Object.values(
-      (claim.body.one_time_keys as Record<string, Record<string, Record<string, string>>>)[bob.userId]?.[
-        bob.deviceId
-      ] ?? {},
-    )[0];
+    const claimed = await claimKeyPackage(server.url, alice.token, bob.userId, bob.deviceId);
     const add = await aliceMember.commit(fed([server.serverName]), [
       MlsMember.readKeyPackage(claimed as string),
     ]);

@@ -7,7 +7,13 @@ import { BACKENDS, startServerProcess, type ServerProcess } from "../helpers/ser
 import { request, type Reply } from "../helpers/http.js";
 import { registerUser, type TestUser } from "../helpers/users.js";
 import { fed, MlsMember } from "../helpers/mlsMember.js";
-import { deviceKeys, MLS_ALGORITHM, newKeyPackage, newMlsDevice } from "../helpers/keyPackages.js";
+import {
+  claimKeyPackage,
+  deviceKeys,
+  MLS_ALGORITHM,
+  newKeyPackage,
+  newMlsDevice,
+} from "../helpers/keyPackages.js";
 import { expectMatchesSpec, expectMatchesSpecSchema } from "../helpers/specSchema.js";
 
 const D22 = { withoutRequired: ["sender"] } as const;
@@ -138,14 +144,7 @@ describe.each(BACKENDS)("room and sync responses match the Matrix spec on %s", (
       ciphertext: first.ciphertext,
     });
     first.adopt();
-    const claim = await call(alice, "POST", "/keys/claim", {
-      one_time_keys: { [bob.userId]: { [bob.deviceId]: MLS_ALGORITHM } },
-    });
-    const claimed = Object.values(
-      (claim.body.one_time_keys as Record<string, Record<string, Record<string, string>>>)[bob.userId]?.[
-        bob.deviceId
-      ] ?? {},
-    )[0] as string;
+    const claimed = await claimKeyPackage(server.url, alice.token, bob.userId, bob.deviceId);
     const add = await aliceMember.commit(fed([server.serverName]), [MlsMember.readKeyPackage(claimed)]);
     await call(alice, "PUT", `${roomPath(roomId)}/state/${COMMIT}/`, {
       algorithm: MLS_ALGORITHM,
