@@ -17,6 +17,7 @@ import {
 } from "ts-mls";
 import { encodeBase64, encodeBase64Url } from "../../src/protocol/base64.js";
 import { MANDATORY_CIPHERSUITE, UNSTABLE_NAMES } from "../../src/protocol/names.js";
+import { encodeCredential, encodeIdentity } from "../../src/protocol/credential.js";
 import { signJson } from "../../src/protocol/signedJson.js";
 import { request } from "./http.js";
 
@@ -30,20 +31,6 @@ function ciphersuite1(): Promise<CiphersuiteImpl> {
   impl ??= getCiphersuiteImpl(MANDATORY_CIPHERSUITE);
   return impl;
 }
-
-/** An RFC 9420 variable-length vector (1, 2 or 4 byte length prefix). */
-function vector(bytes: Uint8Array): Uint8Array {
-  const n = bytes.length;
-  const head =
-    n < 64
-      ? [n]
-      : n < 16384
-        ? [0x40 | (n >> 8), n & 0xff]
-        : [0x80 | (n >>> 24), (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-  return new Uint8Array([...head, ...bytes]);
-}
-
-const utf8 = (text: string) => new TextEncoder().encode(text);
 
 export interface SigningKey {
   readonly seed: Uint8Array;
@@ -80,12 +67,8 @@ export function newMlsDevice(
 ): MlsDevice {
   const signatureKey = newSigningKey();
   const named = identityOf ?? { userId, deviceId };
-  const identity = new Uint8Array([
-    ...vector(utf8(named.userId)),
-    ...vector(utf8(named.deviceId)),
-    ...vector(signatureKey.publicBytes),
-  ]);
-  const credential = new Uint8Array([0, defaultCredentialTypes.basic, ...vector(identity)]);
+  const identity = encodeIdentity({ ...named, signaturePublicKey: signatureKey.publicBytes });
+  const credential = encodeCredential({ ...named, signaturePublicKey: signatureKey.publicBytes });
   return { userId, deviceId, signatureKey, identity, credential };
 }
 

@@ -42,7 +42,7 @@ import type {
 import { decodeBase64Lenient, encodeBase64Url } from "../../protocol/base64.js";
 import { canonicalJsonBytes } from "../../protocol/canonicalJson.js";
 import { encodeFederationObject, type FederationObject } from "../../protocol/federationObject.js";
-import { decodeIdentity, encodeIdentity, type DeviceIdentity } from "./credential.js";
+import { decodeIdentity, encodeIdentity, type DeviceIdentity } from "../../protocol/credential.js";
 import { decryptSenderLeafIndex } from "./senderData.js";
 
 export class MlsEngineError extends Error {

@@ -2,7 +2,7 @@
 // message and does not export its own decryptSenderData, so the adapter reads the sender leaf
 // itself, with the engine's KDF and AEAD, before handing the message to ts-mls.
 import type { CiphersuiteImpl, PrivateMessage } from "ts-mls";
-import { concatBytes, encodeVector } from "./tlsVector.js";
+import { concatBytes, encodeVector } from "../../protocol/tlsVector.js";
 
 const utf8 = new TextEncoder();
 

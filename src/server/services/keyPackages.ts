@@ -13,6 +13,8 @@ import {
   type CiphersuiteName,
   type KeyPackage,
 } from "ts-mls";
+import { CredentialError, decodeCredential, decodeIdentity } from "../../protocol/credential.js";
+import { concatBytes, encodeVector } from "../../protocol/tlsVector.js";
 import { Base64Error, decodeBase64Lenient } from "../../protocol/base64.js";
 import { STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
 import { MatrixError } from "../errors.js";
@@ -65,60 +67,26 @@ export interface MlsIdentity {
   readonly signatureKey: Uint8Array;
 }
 
-class TlsError extends Error {}
-
-// RFC 9420 section 2.1.2 variable-length vectors: a 1, 2 or 4 byte length in its shortest form.
-function readVector(bytes: Uint8Array, offset: number): [Uint8Array, number] {
-  const first = bytes[offset];
-  if (first === undefined) throw new TlsError("truncated vector length");
-  const size = 1 << (first >> 6);
-  if (size === 8 || offset + size > bytes.length) throw new TlsError("bad vector length");
-  let length = first & 0x3f;
-  for (let i = 1; i < size; i++) length = length * 256 + (bytes[offset + i] as number);
-  const minimum = size === 1 ? 0 : size === 2 ? 64 : 16384;
-  if (length < minimum) throw new TlsError("vector length not in its shortest form");
-  const start = offset + size;
-  if (start + length > bytes.length) throw new TlsError("truncated vector");
-  return [bytes.subarray(start, start + length), start + length];
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Section 9: a basic credential's identity is the vectors user_id, device_id (UTF-8) and the
- * MLS signature public key, in that order, and nothing after them.
- */
+/** Section 9 identity of a device, read from its credential's identity bytes. */
 export function readMlsIdentity(identity: Uint8Array): MlsIdentity {
   try {
-    const [user, afterUser] = readVector(identity, 0);
-    const [device, afterDevice] = readVector(identity, afterUser);
-    const [signatureKey, end] = readVector(identity, afterDevice);
-    if (end !== identity.length) throw new TlsError("bytes after the signature key");
-    return { userId: utf8.decode(user), deviceId: utf8.decode(device), signatureKey };
+    const decoded = decodeIdentity(identity);
+    return { userId: decoded.userId, deviceId: decoded.deviceId, signatureKey: decoded.signaturePublicKey };
   } catch (error) {
-    throw new MlsCheckError(
-      `credential identity is not user_id, device_id, key: ${(error as Error).message}`,
-    );
+    if (!(error instanceof CredentialError)) throw error;
+    throw new MlsCheckError(`credential identity is not user_id, device_id, key: ${error.message}`);
   }
 }
 
 /** D18: the serialized Credential in the device keys: type 1 (basic), then the identity vector. */
 export function readBasicCredential(bytes: Uint8Array): MlsIdentity {
-  if (
-    bytes.length < 2 ||
-    ((bytes[0] as number) << 8) + (bytes[1] as number) !== defaultCredentialTypes.basic
-  ) {
-    throw new MlsCheckError("credential is not a basic credential");
-  }
-  let identity: Uint8Array;
-  let end: number;
   try {
-    [identity, end] = readVector(bytes, 2);
+    const decoded = decodeCredential(bytes);
+    return { userId: decoded.userId, deviceId: decoded.deviceId, signatureKey: decoded.signaturePublicKey };
   } catch (error) {
-    throw new MlsCheckError(`credential is malformed: ${(error as Error).message}`);
+    if (!(error instanceof CredentialError)) throw error;
+    throw new MlsCheckError(`credential is malformed: ${error.message}`);
   }
-  if (end !== bytes.length) throw new MlsCheckError("credential is followed by trailing bytes");
-  return readMlsIdentity(identity);
 }
 
 /** A reason to refuse MLS data, before anything is stored. */
@@ -140,27 +108,8 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 // RFC 9420 section 5.1.2 SignWithLabel content: the label and the signed bytes as vectors.
-function vector(bytes: Uint8Array): Uint8Array {
-  const n = bytes.length;
-  const head =
-    n < 64
-      ? [n]
-      : n < 16384
-        ? [0x40 | (n >> 8), n & 0xff]
-        : [0x80 | (n >>> 24), (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-  const out = new Uint8Array(head.length + n);
-  out.set(head);
-  out.set(bytes, head.length);
-  return out;
-}
-
 function signContent(label: string, content: Uint8Array): Uint8Array {
-  const labelBytes = vector(new TextEncoder().encode(`MLS 1.0 ${label}`));
-  const contentBytes = vector(content);
-  const out = new Uint8Array(labelBytes.length + contentBytes.length);
-  out.set(labelBytes);
-  out.set(contentBytes, labelBytes.length);
-  return out;
+  return concatBytes([encodeVector(new TextEncoder().encode(`MLS 1.0 ${label}`)), encodeVector(content)]);
 }
 
 export interface KeyPackageOwner {
@@ -220,7 +169,7 @@ export async function checkKeyPackage(
   }
 
   // The signed part is the KeyPackage without its trailing signature vector (RFC 9420 10).
-  const tbs = bytes.subarray(4, bytes.length - vector(keyPackage.signature).length);
+  const tbs = bytes.subarray(4, bytes.length - encodeVector(keyPackage.signature).length);
   const leaf = keyPackage.leafNode;
   if (
     !(await impl.signature.verify(

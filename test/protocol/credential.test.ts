@@ -6,7 +6,7 @@ import {
   encodeCredential,
   encodeIdentity,
   type DeviceIdentity,
-} from "../../../src/client/mls/credential.js";
+} from "../../src/protocol/credential.js";
 
 const alice: DeviceIdentity = {
   userId: "@alice:example.org",
