@@ -1,6 +1,6 @@
 // What a server may read from an MLS ciphertext without any keys (section 3): group ID, epoch,
 // content type and authenticated data of an `mls_private_message`.
-import { mlsMessageDecoder, wireformats } from "ts-mls";
+import { mlsMessageDecoder, wireformats, type MlsMessage } from "ts-mls";
 
 export const MLS_CONTENT_TYPE = { application: 1, proposal: 2, commit: 3 } as const;
 export type MlsContentType = (typeof MLS_CONTENT_TYPE)[keyof typeof MLS_CONTENT_TYPE];
@@ -17,10 +17,10 @@ export class MlsFramingError extends Error {
 }
 
 /**
- * Reads the framing of a serialized MLSMessage. Anything that is not exactly one well-formed
- * `mls_private_message` (other wire formats, truncation, trailing bytes) is an MlsFramingError.
+ * Decodes exactly one well-formed MLSMessage (no truncation, no trailing bytes) of any wire
+ * format; anything else is an MlsFramingError. Shared by every reader of MLS bytes.
  */
-export function readMlsFraming(bytes: Uint8Array): MlsFraming {
+export function decodeMlsMessage(bytes: Uint8Array): MlsMessage {
   let decoded: ReturnType<typeof mlsMessageDecoder>;
   try {
     decoded = mlsMessageDecoder(bytes, 0);
@@ -33,6 +33,15 @@ export function readMlsFraming(bytes: Uint8Array): MlsFraming {
   if (consumed !== bytes.length) {
     throw new MlsFramingError(`MLSMessage followed by ${bytes.length - consumed} trailing bytes`);
   }
+  return message;
+}
+
+/**
+ * Reads the framing of a serialized MLSMessage. Anything that is not exactly one well-formed
+ * `mls_private_message` (other wire formats, truncation, trailing bytes) is an MlsFramingError.
+ */
+export function readMlsFraming(bytes: Uint8Array): MlsFraming {
+  const message = decodeMlsMessage(bytes);
   if (message.wireformat !== wireformats.mls_private_message) {
     throw new MlsFramingError(`MLSMessage has wire format ${message.wireformat}, not mls_private_message`);
   }

@@ -9,13 +9,6 @@ import type { ServerComponent } from "./component.js";
 import { getFilter } from "./services/filters.js";
 import { acknowledgeToDevice, keysSyncPart } from "./services/keysSync.js";
 import { sessionMigrations } from "./services/sessions.js";
-import type { SyncPart } from "./services/sync.js";
-
-// The client has every to-device message up to `since` once it syncs with it.
-const keysAndToDevice: SyncPart = async (ctx, input) => {
-  await acknowledgeToDevice(ctx, input.userId, input.deviceId, input.since);
-  return keysSyncPart(ctx, input);
-};
 
 export const components: readonly ServerComponent[] = [
   { name: "sessions", migrations: sessionMigrations },
@@ -24,5 +17,10 @@ export const components: readonly ServerComponent[] = [
   roomsComponent,
   keysComponent,
   toDeviceComponent,
-  syncComponent({ parts: [keysAndToDevice], storedFilter: getFilter }),
+  syncComponent({
+    parts: [keysSyncPart],
+    // The client holds every to-device message up to `since` once it syncs with it.
+    acknowledge: (ctx, input) => acknowledgeToDevice(ctx, input.userId, input.deviceId, input.since),
+    storedFilter: getFilter,
+  }),
 ];

@@ -194,8 +194,13 @@ function selectAuthEvents(
   return { ok: true, value: { create, commit: commits[0] } };
 }
 
-function invalidEntry(list: readonly string[]): string | undefined {
-  return list.find((name) => !isValidServerName(name));
+/** R9.5, R9.6, R10.3: a list of server names that is empty or holds an invalid name. */
+function serverListProblem(rule: string, name: string, list: readonly string[]): AuthOutcome | undefined {
+  if (list.length === 0) return reject(rule, `${name} is empty`);
+  const invalid = list.find((entry) => !isValidServerName(entry));
+  return invalid === undefined
+    ? undefined
+    : reject(rule, `${name} holds an invalid server name ${JSON.stringify(invalid)}`);
 }
 
 function notIn(list: readonly string[], servers: readonly string[]): string | undefined {
@@ -239,14 +244,9 @@ function checkCommit(event: Pdu, framing: MlsFraming, commit: AuthEvent | undefi
   const parsed = parseFederation(framing);
   if (!parsed.ok) return { ok: false, rejection: parsed.rejection };
   const { powers, servers, canPropose } = parsed.value.federation;
-  if (servers.length === 0) return reject("R9.5", "servers is empty");
-  const badServer = invalidEntry(servers);
-  if (badServer !== undefined)
-    return reject("R9.5", `servers holds an invalid server name ${JSON.stringify(badServer)}`);
-  if (powers.length === 0) return reject("R9.6", "powers is empty");
-  const badPower = invalidEntry(powers);
-  if (badPower !== undefined)
-    return reject("R9.6", `powers holds an invalid server name ${JSON.stringify(badPower)}`);
+  const serverProblem =
+    serverListProblem("R9.5", "servers", servers) ?? serverListProblem("R9.6", "powers", powers);
+  if (serverProblem) return serverProblem;
   const previousPowers = commit?.federation?.federation.powers ?? [];
   if (!epochZero && !previousPowers.includes(event.origin)) {
     return reject("R9.7", `origin ${event.origin} is not a power of the previous commit`);
@@ -278,10 +278,8 @@ function checkPending(event: Pdu, framing: MlsFraming, commit: AuthEvent | undef
   const parsed = parseFederation(framing);
   if (!parsed.ok) return { ok: false, rejection: parsed.rejection };
   const { powers, servers, canPropose } = parsed.value.federation;
-  if (servers.length === 0) return reject("R10.3", "servers is empty");
-  const badServer = invalidEntry(servers);
-  if (badServer !== undefined)
-    return reject("R10.3", `servers holds an invalid server name ${JSON.stringify(badServer)}`);
+  const serverProblem = serverListProblem("R10.3", "servers", servers);
+  if (serverProblem) return serverProblem;
   const current = commit?.federation?.federation;
   if (!current || powers.length !== current.powers.length || powers.some((p, i) => p !== current.powers[i])) {
     return reject("R10.4", "a pending commit cannot change powers");

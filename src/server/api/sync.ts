@@ -12,6 +12,11 @@ const MAX_TIMEOUT_MS = 120_000;
 
 export interface SyncOptions {
   readonly parts: readonly SyncPart[];
+  /** Runs once per request with its `since`, before any part: what the client proves it holds. */
+  readonly acknowledge: (
+    ctx: ServerContext,
+    input: { userId: string; deviceId: string; since: number },
+  ) => Promise<void>;
   /** Resolves a stored filter ID of the user, or undefined. */
   readonly storedFilter: (
     ctx: ServerContext,
@@ -61,6 +66,7 @@ export function syncComponent(options: SyncOptions): ServerComponent {
         const input = { ...session, since, fullState: q.full_state === "true", filter };
         const deadline = ctx.clock.now() + Math.min(timeout, MAX_TIMEOUT_MS);
         const signal = abortOnClose(request);
+        if (since !== undefined) await options.acknowledge(ctx, { ...session, since });
         let wakes = ctx.notifier.wakeCount(session.userId);
         let upto = Math.max(ctx.db.committedPosition, since ?? 0);
         let result = await computeSync(ctx, input, upto, options.parts);

@@ -6,13 +6,14 @@ import {
   defaultCredentialTypes,
   getCiphersuiteImpl,
   makeKeyPackageRef,
-  mlsMessageDecoder,
   protocolVersions,
   wireformats,
   type CiphersuiteImpl,
   type CiphersuiteName,
   type KeyPackage,
+  type MlsMessage,
 } from "ts-mls";
+import { decodeMlsMessage, MlsFramingError } from "../../protocol/mlsFraming.js";
 import { CredentialError, decodeCredential, decodeIdentity } from "../../protocol/credential.js";
 import { concatBytes, encodeVector } from "../../protocol/tlsVector.js";
 import { Base64Error, decodeBase64Lenient } from "../../protocol/base64.js";
@@ -135,16 +136,13 @@ export async function checkKeyPackage(
   if (typeof value !== "string") throw new MlsCheckError("an MLS key package must be a base64 string (D20)");
   const bytes = decodeBinary(value, "key package");
   const refBytes = decodeBinary(ref, "key package reference");
-  let decoded: ReturnType<typeof mlsMessageDecoder>;
+  let message: MlsMessage;
   try {
-    decoded = mlsMessageDecoder(bytes, 0);
+    message = decodeMlsMessage(bytes);
   } catch (error) {
-    throw new MlsCheckError(`not a well-formed MLSMessage: ${(error as Error).message}`);
+    if (!(error instanceof MlsFramingError)) throw error;
+    throw new MlsCheckError(error.message);
   }
-  if (decoded === undefined) throw new MlsCheckError("not a well-formed MLSMessage");
-  const [message, consumed] = decoded;
-  if (consumed !== bytes.length)
-    throw new MlsCheckError(`MLSMessage followed by ${bytes.length - consumed} bytes`);
   if (message.wireformat !== wireformats.mls_key_package) {
     throw new MlsCheckError(`MLSMessage has wire format ${message.wireformat}, not mls_key_package (D20)`);
   }

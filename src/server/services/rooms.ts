@@ -218,8 +218,9 @@ async function sendInTransaction(
       `D13: this server is not the first power of the room; send a pending commit (${room.names.pendingType})`,
     );
   }
-  const framing = kind === "create" || kind === undefined ? undefined : parseCiphertext(request.content);
-  const epochZeroCommit = kind === "commit" && framing?.ok === true && framing.value.epoch === 0n;
+  // Only a commit's epoch changes its auth events (D16: the epoch-0 commit names no commit).
+  const framing = kind === "commit" ? parseCiphertext(request.content) : undefined;
+  const epochZeroCommit = framing?.ok === true && framing.value.epoch === 0n;
   const authEvents = [room.row.create_event_id];
   if (room.state.commit && !epochZeroCommit) authEvents.push(room.state.commit.eventId);
   const unsigned: UnsignedPdu = {
@@ -236,9 +237,12 @@ async function sendInTransaction(
   const known = new Map(
     [room.state.create, room.state.commit].flatMap((e) => (e ? [[e.eventId, e] as const] : [])),
   );
-  // D10: the rules against the event's own auth events, then against the current state.
+  // D10: the rules against the event's own auth events, then against the current state. The
+  // event was built on the current state, so the two differ only for an epoch-0 commit into a
+  // room that already has a commit (R9.2); only then is the second check not a repeat.
   const own = authorizeEvent(pdu, (id) => known.get(id));
-  const outcome = own.ok ? authorizeAgainstState(pdu, room.state) : own;
+  const outcome =
+    own.ok && epochZeroCommit && room.state.commit ? authorizeAgainstState(pdu, room.state) : own;
   if (!outcome.ok) throw rejectionToError(outcome.rejection, currentCommit(room.state));
   await insertEvent(tx, eventId, pdu);
   if (kind === "commit") {

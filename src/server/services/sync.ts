@@ -3,7 +3,7 @@
 import { CREATE_EVENT_TYPE } from "../../protocol/names.js";
 import type { ServerContext } from "../context.js";
 import { rowToClientEvent, type ClientEvent } from "./clientEvents.js";
-import { loadAuthEvent, loadRoom } from "./rooms.js";
+import { loadRoom } from "./rooms.js";
 import { commitBefore, eventsBefore, membershipsOf, type MembershipRow } from "./roomStore.js";
 import { roomAllowed, typeAllowed, type SyncFilter } from "./syncFilter.js";
 import { toClientEvent } from "./clientEvents.js";
@@ -83,8 +83,7 @@ async function joinedRoom(
 }
 
 async function invitedRoom(ctx: ServerContext, membership: MembershipRow) {
-  const room = await loadRoom(ctx.db, membership.room_id);
-  const create = room ? await loadAuthEvent(ctx.db, room.row.create_event_id) : undefined;
+  const create = (await loadRoom(ctx.db, membership.room_id))?.state.create;
   // D22: the stripped create event, and a stripped invite naming inviter (sender) and invitee.
   const events: Record<string, unknown>[] = [];
   if (create) events.push({ type: CREATE_EVENT_TYPE, state_key: "", content: create.pdu.content });
