@@ -9,6 +9,8 @@ export const STORE_NAMESPACES = [
   "keyPackages",
   "sync",
   "outbox",
+  "rooms",
+  "timeline",
 ] as const;
 
 export type StoreNamespace = (typeof STORE_NAMESPACES)[number];

@@ -1,0 +1,844 @@
+// MyelinClient: the SDK an app uses. It logs in, sets the device up (section 9), keeps key
+// packages topped up, syncs, feeds room events to the MLS groups and runs the user's room
+// operations as commits (sections 6-8). Storage, fetch and the clock are injected.
+import { decodeBase64Lenient } from "../protocol/base64.js";
+import {
+  DEFAULT_REQUIRED_VERIFICATION,
+  decodeFederationObject,
+  type FederationObject,
+  type RequiredVerification,
+} from "../protocol/federationObject.js";
+import { readMlsFraming } from "../protocol/mlsFraming.js";
+import {
+  CREATE_EVENT_TYPE,
+  DEFAULT_ROOM_VERSION,
+  defaultAlgorithm,
+  namesForRoomVersion,
+} from "../protocol/names.js";
+import { ClientData, type Session } from "./clientData.js";
+import { fingerprint as masterFingerprint } from "./device/crossSigning.js";
+import { loadCrossSigningKeys, loadSignatureKeyPair } from "./device/deviceStore.js";
+import { queryUserKeys } from "./device/keysQuery.js";
+import { approveOwnDevice, setUpDevice } from "./device/setUpDevice.js";
+import { deviceVerificationLevels, verifyUser } from "./device/verification.js";
+import { MyelinError, NotLoggedInError } from "./errors.js";
+import type {
+  ClientEvent,
+  ClientListener,
+  DeviceRef,
+  InviteResult,
+  Member,
+  RoomSummary,
+  TimelineMessage,
+} from "./events.js";
+import { MatrixApiError, MatrixHttp, segment, type Fetch } from "./http/matrixHttp.js";
+import { KeyPackagePool } from "./keyPackagePool.js";
+import {
+  createDeviceKeyPackage,
+  createRoomGroup,
+  createSelfRemoveProposal,
+  groupEpoch,
+  groupMembers,
+  groupRoomId,
+  joinFromWelcome,
+  ownLeafIndex,
+  roomStateOf,
+  welcomeKeyPackageRefs,
+  type SignatureKeyPair,
+} from "./mls/engine.js";
+import { serverOf } from "./rooms/commitPlan.js";
+import {
+  planAddDevices,
+  planCommitLeavers,
+  planRemove,
+  planSelfUpdate,
+  planSetState,
+  shouldCommitLeavers,
+} from "./rooms/planners.js";
+import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
+import { RoomEvents } from "./rooms/roomEvents.js";
+import { RoomMessages } from "./rooms/roomMessages.js";
+import { newRoomRecord, type RoomEvent, type RoomRecord } from "./rooms/roomRecord.js";
+import { SerialQueue } from "./serialQueue.js";
+import type { ClientStore } from "./store/clientStore.js";
+import { SYNC_FILTER, type SyncResponse } from "./sync/syncResponse.js";
+
+export { MyelinError, NotLoggedInError } from "./errors.js";
+export { MatrixApiError, HomeserverUnreachableError } from "./http/matrixHttp.js";
+
+export interface ClientOptions {
+  readonly store: ClientStore;
+  readonly fetch?: Fetch;
+  /** Milliseconds since the epoch; tests inject a fake clock (security.window). */
+  readonly now?: () => number;
+}
+
+export interface LoginOptions extends ClientOptions {
+  readonly baseUrl: string;
+  readonly password: string;
+  readonly deviceName?: string;
+}
+
+const LONG_POLL_MS = 30_000;
+const WELCOME_WAIT_MS = 30_000;
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class MyelinClient {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly baseUrl: string;
+  private readonly http: MatrixHttp;
+  private readonly queue = new SerialQueue();
+  private readonly listeners = new Set<ClientListener>();
+  private readonly now: () => number;
+  private readonly pool: KeyPackagePool;
+  private readonly roomEvents: RoomEvents;
+  private readonly commits: RoomCommits;
+  private readonly messages_: RoomMessages;
+  private loop: { abort: AbortController; done: Promise<void> } | undefined;
+  private syncWaiters: (() => void)[] = [];
+  private syncing: Promise<void> | undefined;
+
+  private constructor(
+    session: Session,
+    private readonly data: ClientData,
+    signatureKeyPair: SignatureKeyPair,
+    options: ClientOptions,
+  ) {
+    this.userId = session.userId;
+    this.deviceId = session.deviceId;
+    this.baseUrl = session.baseUrl;
+    this.now = options.now ?? (() => Date.now());
+    this.http = new MatrixHttp({
+      baseUrl: session.baseUrl,
+      accessToken: session.accessToken,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const own: DeviceRef = { userId: this.userId, deviceId: this.deviceId };
+    const emit = (event: ClientEvent) => this.emit(event);
+    const nextSync = () => this.nextSync();
+    this.pool = new KeyPackagePool({ http: this.http, store: data.store, ...own, signatureKeyPair });
+    this.commits = new RoomCommits({
+      data,
+      http: this.http,
+      queue: this.queue,
+      serverName: serverOf(this.userId),
+      emit,
+      newId: randomId,
+      nextSync,
+      ensureFederation: (room) => this.ensureFederation(room),
+    });
+    this.roomEvents = new RoomEvents({
+      data,
+      own,
+      now: this.now,
+      emit,
+      settle: (_roomId, id, outcome) => this.commits.settle(id, outcome),
+    });
+    this.messages_ = new RoomMessages({
+      data,
+      http: this.http,
+      queue: this.queue,
+      own,
+      now: this.now,
+      emit,
+      nextSync,
+      refreshAfterRemoval: (roomId) => this.selfUpdate(roomId),
+    });
+  }
+
+  // ---- sessions
+
+  static async register(
+    options: LoginOptions & { readonly username: string; readonly registrationToken?: string },
+  ): Promise<MyelinClient> {
+    const http = new MatrixHttp({
+      baseUrl: options.baseUrl,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const body: Record<string, unknown> = {
+      username: options.username,
+      password: options.password,
+      ...(options.deviceName ? { initial_device_display_name: options.deviceName } : {}),
+    };
+    let session: string | undefined;
+    try {
+      await http.request("POST", "/register", { body });
+    } catch (error) {
+      if (!(error instanceof MatrixApiError) || error.status !== 401) throw error;
+      session = typeof error.body.session === "string" ? error.body.session : undefined;
+    }
+    const auth = options.registrationToken
+      ? { type: "m.login.registration_token", token: options.registrationToken, session }
+      : { type: "m.login.dummy", session };
+    const reply = await http.request<{ user_id: string; device_id: string; access_token: string }>(
+      "POST",
+      "/register",
+      { body: { ...body, auth } },
+    );
+    return MyelinClient.begin(options, reply);
+  }
+
+  static async login(options: LoginOptions & { readonly user: string }): Promise<MyelinClient> {
+    const http = new MatrixHttp({
+      baseUrl: options.baseUrl,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const reply = await http.request<{ user_id: string; device_id: string; access_token: string }>(
+      "POST",
+      "/login",
+      {
+        body: {
+          type: "m.login.password",
+          identifier: { type: "m.id.user", user: options.user },
+          password: options.password,
+          ...(options.deviceName ? { initial_device_display_name: options.deviceName } : {}),
+        },
+      },
+    );
+    return MyelinClient.begin(options, reply);
+  }
+
+  /** Resumes the session kept in the store. */
+  static async open(options: ClientOptions): Promise<MyelinClient> {
+    const data = await ClientData.load(options.store);
+    const session = await data.session();
+    if (!session) throw new NotLoggedInError();
+    const pair = await loadSignatureKeyPair(options.store, session.userId, session.deviceId);
+    if (!pair) throw new NotLoggedInError();
+    const client = new MyelinClient(session, data, pair, options);
+    await client.messages_.resend();
+    return client;
+  }
+
+  private static async begin(
+    options: LoginOptions,
+    reply: { user_id: string; device_id: string; access_token: string },
+  ): Promise<MyelinClient> {
+    const session: Session = {
+      baseUrl: options.baseUrl,
+      userId: reply.user_id,
+      deviceId: reply.device_id,
+      accessToken: reply.access_token,
+    };
+    const data = await ClientData.load(options.store);
+    const previous = await data.session();
+    if (previous && (previous.userId !== session.userId || previous.deviceId !== session.deviceId)) {
+      throw new MyelinError(
+        "BAD_STATE",
+        `this store belongs to ${previous.userId} (${previous.deviceId}); use a new store for another login`,
+      );
+    }
+    await data.saveSession(session);
+    const http = new MatrixHttp({
+      baseUrl: options.baseUrl,
+      accessToken: reply.access_token,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const setup = await setUpDevice({
+      http,
+      store: options.store,
+      userId: session.userId,
+      deviceId: session.deviceId,
+      password: options.password,
+    });
+    return new MyelinClient(session, data, setup.signatureKeyPair, options);
+  }
+
+  // ---- events and sync
+
+  on(listener: ClientListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ClientEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** One /sync pass (long-polling up to timeoutMs), everything in it processed and stored. */
+  async syncOnce(timeoutMs = 0, signal?: AbortSignal): Promise<void> {
+    while (this.syncing) await this.syncing.catch(() => undefined);
+    const pass = this.syncPass(timeoutMs, signal);
+    this.syncing = pass;
+    try {
+      await pass;
+    } finally {
+      this.syncing = undefined;
+      const waiters = this.syncWaiters;
+      this.syncWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Runs sync in the background until stop(); errors are reported as events and retried. */
+  start(): void {
+    if (this.loop) return;
+    const abort = new AbortController();
+    const done = (async () => {
+      let backoff = 1_000;
+      while (!abort.signal.aborted) {
+        try {
+          await this.syncOnce(LONG_POLL_MS, abort.signal);
+          backoff = 1_000;
+        } catch (error) {
+          if (abort.signal.aborted) break;
+          this.emit({
+            kind: "error",
+            error: "sync",
+            reason: error instanceof Error ? error.message : String(error),
+          });
+          await new Promise((resolve) => setTimeout(resolve, backoff));
+          backoff = Math.min(backoff * 2, 30_000);
+        }
+      }
+    })();
+    this.loop = { abort, done };
+  }
+
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    if (!loop) return;
+    this.loop = undefined;
+    loop.abort.abort();
+    await loop.done;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.data.store.close();
+  }
+
+  /** Resolves after the next complete sync pass (running one when no background loop does). */
+  private nextSync(): Promise<void> {
+    if (this.loop) return new Promise((resolve) => this.syncWaiters.push(resolve));
+    return this.syncOnce(2_000);
+  }
+
+  private async syncPass(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const since = await this.data.syncToken();
+    const sync = await this.http.request<SyncResponse>("GET", "/sync", {
+      query: { since, timeout: since === undefined ? 0 : timeoutMs, filter: SYNC_FILTER },
+      ...(signal ? { signal } : {}),
+    });
+    // Welcomes first: a room's events in the same response may be ours to read only with them.
+    for (const event of sync.to_device?.events ?? []) {
+      if (event.type === "m.room.encrypted" && typeof event.content.ciphertext === "string") {
+        await this.acceptWelcome(event.content.ciphertext, event.sender);
+      }
+    }
+    for (const [roomId, invite] of Object.entries(sync.rooms?.invite ?? {})) {
+      await this.queue.run(roomId, () => this.noteInvite(roomId, invite.invite_state?.events ?? []));
+    }
+    for (const [roomId, joined] of Object.entries(sync.rooms?.join ?? {})) {
+      await this.queue.run(roomId, async () => {
+        const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
+        room.membership = "joined";
+        const timeline = joined.timeline?.events ?? [];
+        for (const event of [...(joined.state?.events ?? []), ...timeline]) {
+          if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
+            room.roomVersion ??= event.content.room_version;
+          }
+        }
+        await this.ensureRoomVersion(room);
+        const gap = joined.timeline?.limited ? await this.fillGap(room, joined.timeline.prev_batch) : [];
+        await this.roomEvents.process(room, [...gap, ...timeline]);
+        await this.data.saveRoom(room);
+      });
+    }
+    for (const roomId of Object.keys(sync.rooms?.leave ?? {})) {
+      await this.queue.run(roomId, async () => {
+        const room = this.data.rooms.get(roomId);
+        if (room) {
+          room.membership = "left";
+          await this.data.saveRoom(room);
+        }
+      });
+    }
+    await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
+    await this.data.saveSyncToken(sync.next_batch);
+    await this.deliver();
+    this.commitLeaversWhereDue();
+  }
+
+  /** A limited timeline: page back to the last event we processed (or the room's start). */
+  private async fillGap(room: RoomRecord, from: string | undefined): Promise<RoomEvent[]> {
+    const events: RoomEvent[] = [];
+    let token = from;
+    while (token !== undefined && events.length < 10_000) {
+      const page = await this.http.request<{ chunk: RoomEvent[]; end?: string }>(
+        "GET",
+        `/rooms/${segment(room.roomId)}/messages`,
+        { query: { dir: "b", from: token, limit: 100 } },
+      );
+      const seen = page.chunk.findIndex((event) => event.event_id === room.lastEventId);
+      events.push(...(seen >= 0 ? page.chunk.slice(0, seen) : page.chunk));
+      if (seen >= 0 || page.chunk.length === 0 || page.end === undefined) break;
+      token = page.end;
+    }
+    return events.reverse();
+  }
+
+  private async noteInvite(
+    roomId: string,
+    state: readonly { type: string; sender?: string; content: Record<string, unknown> }[],
+  ) {
+    const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
+    if (room.membership === "joined") return;
+    const fresh = room.membership !== "invited" || room.inviter === undefined;
+    room.membership = "invited";
+    for (const event of state) {
+      if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
+        room.roomVersion ??= event.content.room_version;
+      }
+      if (event.type === "m.room.member" && event.sender) room.inviter = event.sender;
+    }
+    await this.data.saveRoom(room);
+    if (fresh) this.emit({ kind: "invite", roomId, ...(room.inviter ? { inviter: room.inviter } : {}) });
+  }
+
+  /** Section 9: a Welcome names one of our key packages; joining the group uses it up. */
+  private async acceptWelcome(welcome: string, sender: string): Promise<void> {
+    let found;
+    let group;
+    try {
+      found = await this.pool.find(welcomeKeyPackageRefs(welcome));
+      if (!found) return; // a Welcome for another device's key packages, or an old one
+      group = await joinFromWelcome(welcome, found.keyPackage);
+    } catch (error) {
+      this.emit({ kind: "error", error: "welcome", reason: `Welcome from ${sender}: ${String(error)}` });
+      return;
+    }
+    const roomId = groupRoomId(group);
+    await this.queue.run(roomId, async () => {
+      const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
+      if (this.data.groups.has(roomId) && !room.removed) return;
+      room.removed = false;
+      room.joinedEpoch = Number(groupEpoch(group));
+      room.epochLeftAt = {};
+      room.pending = undefined;
+      room.federation = undefined; // learnt from the current commit, once we can read the room
+      room.buffered = room.buffered.filter((event) => {
+        const epoch = this.epochOf(event);
+        return epoch === undefined || epoch >= groupEpoch(group);
+      });
+      await this.data.saveRoom(room, { group, pending: null });
+      await this.pool.used(found.storeKey);
+      await this.roomEvents.replayBuffered(room);
+    });
+  }
+
+  private epochOf(event: RoomEvent): bigint | undefined {
+    try {
+      return readMlsFraming(decodeBase64Lenient(String(event.content.ciphertext))).epoch;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async ensureRoomVersion(room: RoomRecord): Promise<void> {
+    if (room.roomVersion !== undefined) return;
+    const create = await this.http.request<{ room_version?: string }>(
+      "GET",
+      `/rooms/${segment(room.roomId)}/state/${CREATE_EVENT_TYPE}/`,
+    );
+    if (typeof create.room_version === "string") room.roomVersion = create.room_version;
+  }
+
+  /** The federation object of the room's current commit (section 3), read from the server. */
+  private async ensureFederation(room: RoomRecord): Promise<void> {
+    if (room.federation) return;
+    await this.ensureRoomVersion(room);
+    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
+    if (!names) throw new MyelinError("BAD_STATE", `${room.roomId} is not an MLS room`);
+    const commit = await this.http.request<{ ciphertext?: string }>(
+      "GET",
+      `/rooms/${segment(room.roomId)}/state/${segment(names.commitType)}/`,
+    );
+    room.federation = decodeFederationObject(
+      readMlsFraming(decodeBase64Lenient(String(commit.ciphertext))).authenticatedData,
+    );
+  }
+
+  /** Section 7: after an accepted commit, the Welcome over to-device, then /invite. */
+  private async deliver(): Promise<void> {
+    for (const room of this.data.rooms.values()) {
+      if (room.deliveries.length === 0) continue;
+      await this.queue.run(room.roomId, async () => {
+        const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
+        while (room.deliveries.length > 0 && names) {
+          const delivery = room.deliveries[0]!;
+          if (delivery.welcome && delivery.devices.length > 0) {
+            const messages: Record<string, Record<string, unknown>> = {};
+            for (const device of delivery.devices) {
+              (messages[device.userId] ??= {})[device.deviceId] = {
+                algorithm: defaultAlgorithm(names),
+                ciphertext: delivery.welcome,
+              };
+            }
+            await this.http.request(
+              "PUT",
+              `/sendToDevice/m.room.encrypted/${segment(`welcome-${delivery.id}`)}`,
+              {
+                body: { messages },
+              },
+            );
+          }
+          for (const userId of delivery.inviteUsers) {
+            try {
+              await this.http.request("POST", `/rooms/${segment(room.roomId)}/invite`, {
+                body: { user_id: userId },
+              });
+            } catch (error) {
+              // Already invited or joined: the Welcome was what they needed.
+              if (!(error instanceof MatrixApiError && error.status === 403)) throw error;
+            }
+          }
+          room.deliveries.shift();
+          await this.data.saveRoom(room);
+        }
+      });
+    }
+  }
+
+  private commitLeaversWhereDue(): void {
+    for (const room of this.data.rooms.values()) {
+      const group = this.data.groups.get(room.roomId);
+      if (!group || room.removed || room.pending || !shouldCommitLeavers(room, group)) continue;
+      void this.commits
+        .run(room.roomId, { kind: "commitProposals" }, planCommitLeavers, false)
+        .then(() => this.refreshIfNeeded(room.roomId))
+        .catch((error: unknown) =>
+          this.emit({
+            kind: "error",
+            roomId: room.roomId,
+            error: "sync",
+            reason: `committing leavers: ${String(error)}`,
+          }),
+        );
+    }
+  }
+
+  private async refreshIfNeeded(roomId: string): Promise<void> {
+    if (this.data.rooms.get(roomId)?.needsPathUpdate) await this.selfUpdate(roomId);
+  }
+
+  // ---- rooms
+
+  rooms(): RoomSummary[] {
+    return [...this.data.rooms.values()].map((room) => {
+      const group = this.data.groups.get(room.roomId);
+      const state = group ? roomStateOf(group) : {};
+      const name = state["m.room.name"]?.[""]?.name;
+      const topic = state["m.room.topic"]?.[""]?.topic;
+      return {
+        roomId: room.roomId,
+        membership: room.membership,
+        ...(typeof name === "string" ? { name } : {}),
+        ...(typeof topic === "string" ? { topic } : {}),
+        ...(group ? { epoch: Number(groupEpoch(group)) } : {}),
+        memberCount: group ? groupMembers(group).length : 0,
+        ...(room.inviter ? { inviter: room.inviter } : {}),
+      };
+    });
+  }
+
+  /**
+   * Creates the room, then the epoch-0 commit that carries the encrypted name and topic and the
+   * federation object with this server as the sole power (sections 3, 8).
+   */
+  async createRoom(
+    options: {
+      name?: string;
+      topic?: string;
+      requiredVerification?: RequiredVerification;
+      window?: number;
+    } = {},
+  ): Promise<string> {
+    const server = serverOf(this.userId);
+    const { room_id: roomId } = await this.http.request<{ room_id: string }>("POST", "/createRoom", {
+      body: { room_version: DEFAULT_ROOM_VERSION },
+    });
+    const pair = await loadSignatureKeyPair(this.data.store, this.userId, this.deviceId);
+    if (!pair) throw new NotLoggedInError();
+    const own = await createDeviceKeyPackage({
+      userId: this.userId,
+      deviceId: this.deviceId,
+      signatureKeyPair: pair,
+      algorithm: defaultAlgorithm(namesForRoomVersion(DEFAULT_ROOM_VERSION)!),
+    });
+    const group = await createRoomGroup(roomId, own);
+    const federation: FederationObject = {
+      federation: { servers: [server], powers: [server], canPropose: [server] },
+      security: {
+        window: options.window ?? 0,
+        requiredVerification: options.requiredVerification ?? DEFAULT_REQUIRED_VERIFICATION,
+      },
+    };
+    const room = newRoomRecord(roomId, "joined");
+    room.roomVersion = DEFAULT_ROOM_VERSION;
+    room.federation = federation;
+    room.joinedEpoch = 0;
+    await this.queue.run(roomId, () => this.data.saveRoom(room, { group }));
+    const roomState: Record<string, Record<string, Record<string, unknown>>> = {};
+    if (options.name !== undefined) roomState["m.room.name"] = { "": { name: options.name } };
+    if (options.topic !== undefined) roomState["m.room.topic"] = { "": { topic: options.topic } };
+    await this.commits.run(roomId, { kind: "create" }, async () => ({
+      federation,
+      ...(Object.keys(roomState).length > 0 ? { roomState } : {}),
+    }));
+    return roomId;
+  }
+
+  async invite(roomId: string, userId: string): Promise<InviteResult> {
+    const room = this.joinedRoom(roomId);
+    await this.ensureFederation(room);
+    const plan = await planAddDevices(
+      { http: this.http, store: this.data.store, ourUserId: this.userId },
+      room,
+      userId,
+      { invite: true },
+    );
+    await this.commits.run(roomId, { kind: "invite", userId }, plan.planner);
+    await this.deliver();
+    return { added: plan.added, skipped: plan.skipped };
+  }
+
+  /** Joins a room we were invited to; the Welcome may come before or after (it is waited for). */
+  async join(roomId: string): Promise<void> {
+    await this.http.request("POST", `/rooms/${segment(roomId)}/join`, { body: {} });
+    await this.queue.run(roomId, async () => {
+      const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
+      room.membership = "joined";
+      await this.data.saveRoom(room);
+    });
+    const deadline = Date.now() + WELCOME_WAIT_MS;
+    while (!this.data.groups.has(roomId)) {
+      if (Date.now() > deadline) {
+        throw new MyelinError(
+          "NO_WELCOME",
+          `joined ${roomId}, but no Welcome for this device arrived yet; messages become readable once it does`,
+        );
+      }
+      await this.nextSync();
+    }
+    const room = this.data.rooms.get(roomId)!;
+    await this.queue.run(roomId, async () => {
+      await this.ensureFederation(room);
+      await this.data.saveRoom(room);
+    });
+    this.emit({ kind: "joined", roomId });
+  }
+
+  async sendMessage(roomId: string, type: string, content: Record<string, unknown>): Promise<string> {
+    this.joinedRoom(roomId);
+    return this.messages_.send({ roomId, txnId: randomId(), type, content });
+  }
+
+  sendText(roomId: string, body: string): Promise<string> {
+    return this.sendMessage(roomId, "m.room.message", { msgtype: "m.text", body });
+  }
+
+  /** The room's decrypted history on this device, oldest first. */
+  messages(roomId: string): Promise<TimelineMessage[]> {
+    return this.data.timeline(roomId);
+  }
+
+  /** Members as the MLS group lists them (section 11: never from the server). */
+  async members(roomId: string): Promise<Member[]> {
+    const group = this.data.groups.get(roomId);
+    if (!group) throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
+    const members = groupMembers(group);
+    const levels = new Map<string, Map<string, { level: string | undefined; key?: Uint8Array }>>();
+    for (const userId of new Set(members.map((m) => m.userId))) {
+      const devices = await deviceVerificationLevels({
+        http: this.http,
+        store: this.data.store,
+        ourUserId: this.userId,
+        userId,
+      });
+      levels.set(
+        userId,
+        new Map(
+          [...devices].map(([id, v]) => [
+            id,
+            { level: v.level, ...(v.signaturePublicKey ? { key: v.signaturePublicKey } : {}) },
+          ]),
+        ),
+      );
+    }
+    const ownLeaf = ownLeafIndex(group);
+    return members.map((m) => {
+      const known = levels.get(m.userId)?.get(m.deviceId);
+      // A level counts only for the key that is actually in the group.
+      const matches = known?.key !== undefined && sameBytes(known.key, m.signaturePublicKey);
+      const verification =
+        m.leafIndex === ownLeaf
+          ? "own"
+          : matches && known?.level
+            ? (known.level as Member["verification"])
+            : "unverified";
+      return { userId: m.userId, deviceId: m.deviceId, leafIndex: m.leafIndex, verification };
+    });
+  }
+
+  async setRoomState(
+    roomId: string,
+    eventType: string,
+    stateKey: string,
+    content: Record<string, unknown>,
+  ): Promise<void> {
+    this.joinedRoom(roomId);
+    await this.commits.run(
+      roomId,
+      { kind: "setState", eventType, stateKey },
+      planSetState(eventType, stateKey, content),
+    );
+  }
+
+  setName(roomId: string, name: string): Promise<void> {
+    return this.setRoomState(roomId, "m.room.name", "", { name });
+  }
+
+  setTopic(roomId: string, topic: string): Promise<void> {
+    return this.setRoomState(roomId, "m.room.topic", "", { topic });
+  }
+
+  /** Removes a user's devices (or one device) from the group, then refreshes our keys (see README). */
+  async removeUser(roomId: string, userId: string, deviceId?: string): Promise<void> {
+    this.joinedRoom(roomId);
+    const own = { userId: this.userId, deviceId: this.deviceId };
+    await this.commits.run(
+      roomId,
+      { kind: "remove", userId, ...(deviceId ? { deviceId } : {}) },
+      planRemove(own, userId, deviceId),
+    );
+    await this.refreshIfNeeded(roomId);
+  }
+
+  /** An empty commit with fresh keys; not retried when another commit wins (it would be stale). */
+  async selfUpdate(roomId: string): Promise<void> {
+    await this.commits.run(roomId, { kind: "selfUpdate" }, planSelfUpdate, false);
+  }
+
+  /**
+   * Section 7: a Remove proposal for ourselves (ts-mls has no self-remove), which another member
+   * commits; then /leave, and the group's secrets are deleted.
+   */
+  async leave(roomId: string): Promise<void> {
+    const room = this.data.rooms.get(roomId);
+    if (!room) throw new MyelinError("UNKNOWN_ROOM", `unknown room ${roomId}`);
+    for (let attempt = 0; attempt < 8 && this.data.groups.has(roomId) && !room.removed; attempt++) {
+      const sent = await this.queue.run(roomId, async () => {
+        const group = this.data.groups.get(roomId);
+        const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
+        if (!group || !names || groupMembers(group).length <= 1) return true;
+        const proposal = await createSelfRemoveProposal(group);
+        await this.data.saveRoom(room, { group: proposal.state });
+        try {
+          await this.http.request("PUT", `/rooms/${segment(roomId)}/send/m.room.encrypted/${randomId()}`, {
+            body: { algorithm: defaultAlgorithm(names), ciphertext: proposal.ciphertext },
+          });
+          return true;
+        } catch (error) {
+          if (isEpochMismatch(error)) return false;
+          throw error;
+        }
+      });
+      if (sent) break;
+      await this.nextSync();
+    }
+    await this.http.request("POST", `/rooms/${segment(roomId)}/leave`, { body: {} });
+    await this.queue.run(roomId, async () => {
+      room.membership = "left";
+      room.removed = true;
+      room.pending = undefined;
+      room.deliveries = [];
+      room.buffered = [];
+      room.epochLeftAt = {};
+      await this.data.saveRoom(room, { group: null, pending: null });
+    });
+  }
+
+  // ---- devices and trust
+
+  async devices(): Promise<
+    { deviceId: string; displayName?: string; lastSeenTs?: number; current: boolean; verification: string }[]
+  > {
+    const reply = await this.http.request<{
+      devices: { device_id: string; display_name?: string; last_seen_ts?: number }[];
+    }>("GET", "/devices");
+    const own = await queryUserKeys(this.http, this.userId);
+    const levels = await deviceVerificationLevels({
+      http: this.http,
+      store: this.data.store,
+      ourUserId: this.userId,
+      userId: this.userId,
+    });
+    return reply.devices.map((device) => ({
+      deviceId: device.device_id,
+      ...(device.display_name ? { displayName: device.display_name } : {}),
+      ...(device.last_seen_ts ? { lastSeenTs: device.last_seen_ts } : {}),
+      current: device.device_id === this.deviceId,
+      verification:
+        levels.get(device.device_id)?.level ?? (own.devices[device.device_id] ? "unverified" : "no MLS keys"),
+    }));
+  }
+
+  /** Signs the user's master key with our user-signing key once the fingerprints match. */
+  verifyUser(userId: string, fingerprint?: string): Promise<string> {
+    return verifyUser({
+      http: this.http,
+      store: this.data.store,
+      ourUserId: this.userId,
+      userId,
+      ...(fingerprint ? { expectedFingerprint: fingerprint } : {}),
+    });
+  }
+
+  /** Our master key's fingerprint, for others to compare when they verify us. */
+  async fingerprint(): Promise<string> {
+    const stored = await loadCrossSigningKeys(this.data.store);
+    const master =
+      stored?.master.publicKey ?? (await queryUserKeys(this.http, this.userId)).master?.publicKey;
+    if (!master) throw new MyelinError("BAD_STATE", "this user has no cross-signing keys yet");
+    return masterFingerprint(master);
+  }
+
+  /** Approves our own new device (cross-signs it) and adds it to every room we are in. */
+  async approveDevice(deviceId: string): Promise<void> {
+    await approveOwnDevice(this.http, this.data.store, this.userId, deviceId);
+    for (const room of [...this.data.rooms.values()]) {
+      const group = this.data.groups.get(room.roomId);
+      if (!group || room.removed || room.membership !== "joined") continue;
+      if (groupMembers(group).some((m) => m.userId === this.userId && m.deviceId === deviceId)) continue;
+      await this.ensureFederation(room);
+      const plan = await planAddDevices(
+        { http: this.http, store: this.data.store, ourUserId: this.userId },
+        room,
+        this.userId,
+        { onlyDevice: deviceId, invite: false },
+      );
+      await this.commits.run(room.roomId, { kind: "addDevice", userId: this.userId, deviceId }, plan.planner);
+    }
+    await this.deliver();
+  }
+
+  private joinedRoom(roomId: string): RoomRecord {
+    const room = this.data.rooms.get(roomId);
+    if (!room)
+      throw new MyelinError("UNKNOWN_ROOM", `unknown room ${roomId}: sync first, or check the room ID`);
+    if (!this.data.groups.has(roomId) || room.removed) {
+      throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
+    }
+    return room;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}

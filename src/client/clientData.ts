@@ -1,0 +1,126 @@
+// The SDK's persistent data, cached in memory: room records, group states, our commits in flight,
+// decrypted history, the session. Every change is written through before the caller goes on.
+import type { ClientStore, StoreOp } from "./store/clientStore.js";
+import { decodeGroupState, encodeGroupState, type GroupState, type PendingCommit } from "./mls/engine.js";
+import type { RoomRecord } from "./rooms/roomRecord.js";
+import type { TimelineMessage } from "./events.js";
+
+export interface Session {
+  readonly baseUrl: string;
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly accessToken: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function jsonBytes(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function parseJsonBytes<T>(bytes: Uint8Array): T {
+  return JSON.parse(decoder.decode(bytes)) as T;
+}
+
+const SEQ_WIDTH = 12;
+const timelineKey = (roomId: string, seq: number) => `${roomId}\u0001${String(seq).padStart(SEQ_WIDTH, "0")}`;
+
+export class ClientData {
+  readonly rooms = new Map<string, RoomRecord>();
+  readonly groups = new Map<string, GroupState>();
+  /** Our commit in flight per room; its `consumed` secrets are lost on restart, which only delays their wiping. */
+  readonly pendingCommits = new Map<string, PendingCommit>();
+
+  private constructor(readonly store: ClientStore) {}
+
+  static async load(store: ClientStore): Promise<ClientData> {
+    const data = new ClientData(store);
+    for (const { key, value } of await store.list("rooms")) data.rooms.set(key, parseJsonBytes(value));
+    for (const { key, value } of await store.list("groups")) {
+      if (key.startsWith("pending:")) continue;
+      data.groups.set(key, decodeGroupState(value));
+    }
+    for (const [roomId, room] of data.rooms) {
+      const pendingState = await store.get("groups", `pending:${roomId}`);
+      if (room.pending && pendingState) {
+        data.pendingCommits.set(roomId, {
+          ciphertext: room.pending.ciphertext,
+          ...(room.pending.welcome ? { welcome: room.pending.welcome } : {}),
+          pendingState: decodeGroupState(pendingState),
+          consumed: [],
+        });
+      }
+    }
+    return data;
+  }
+
+  async session(): Promise<Session | undefined> {
+    const bytes = await this.store.get("account", "session");
+    return bytes ? parseJsonBytes<Session>(bytes) : undefined;
+  }
+
+  async saveSession(session: Session): Promise<void> {
+    await this.store.put("account", "session", jsonBytes(session));
+  }
+
+  async syncToken(): Promise<string | undefined> {
+    const bytes = await this.store.get("sync", "next_batch");
+    return bytes ? decoder.decode(bytes) : undefined;
+  }
+
+  async saveSyncToken(token: string): Promise<void> {
+    await this.store.put("sync", "next_batch", encoder.encode(token));
+  }
+
+  /**
+   * Writes a room's record with its group state and commit in flight in one transaction.
+   * `group: null` deletes the group state (removed or left: its secrets must go).
+   */
+  async saveRoom(
+    room: RoomRecord,
+    changes: { group?: GroupState | null; pending?: PendingCommit | null } = {},
+  ): Promise<void> {
+    const ops: StoreOp[] = [{ op: "put", ns: "rooms", key: room.roomId, value: jsonBytes(room) }];
+    if (changes.group === null) ops.push({ op: "delete", ns: "groups", key: room.roomId });
+    else if (changes.group)
+      ops.push({ op: "put", ns: "groups", key: room.roomId, value: encodeGroupState(changes.group) });
+    if (changes.pending === null) ops.push({ op: "delete", ns: "groups", key: `pending:${room.roomId}` });
+    else if (changes.pending) {
+      ops.push({
+        op: "put",
+        ns: "groups",
+        key: `pending:${room.roomId}`,
+        value: encodeGroupState(changes.pending.pendingState),
+      });
+    }
+    await this.store.transaction(ops);
+    this.rooms.set(room.roomId, room);
+    if (changes.group === null) this.groups.delete(room.roomId);
+    else if (changes.group) this.groups.set(room.roomId, changes.group);
+    if (changes.pending === null) this.pendingCommits.delete(room.roomId);
+    else if (changes.pending) this.pendingCommits.set(room.roomId, changes.pending);
+  }
+
+  /** Appends decrypted messages to the room's history (the room's nextSeq is advanced and saved). */
+  async appendTimeline(room: RoomRecord, messages: readonly TimelineMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const ops: StoreOp[] = messages.map((message) => ({
+      op: "put",
+      ns: "timeline",
+      key: timelineKey(room.roomId, room.nextSeq++),
+      value: jsonBytes(message),
+    }));
+    ops.push({ op: "put", ns: "rooms", key: room.roomId, value: jsonBytes(room) });
+    await this.store.transaction(ops);
+  }
+
+  async timeline(roomId: string): Promise<TimelineMessage[]> {
+    const records = await this.store.list("timeline", `${roomId}\u0001`);
+    return records.map((record) => parseJsonBytes<TimelineMessage>(record.value));
+  }
+
+  async hasOwnEvent(roomId: string, eventId: string): Promise<boolean> {
+    return (await this.store.get("outbox", `sent:${roomId}:${eventId}`)) !== undefined;
+  }
+}

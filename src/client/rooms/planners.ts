@@ -1,0 +1,189 @@
+// The commits behind the user's room operations, each planned against the group as it is now
+// (so that a retry after a lost race does only what is still needed).
+import {
+  checkRoomStateEntry,
+  groupMembers,
+  ownLeafIndex,
+  proposedRemovals,
+  hasPendingProposals,
+  roomStateOf,
+  type GroupState,
+  type RoomStateMap,
+} from "../mls/engine.js";
+import { keyPackageIdentity } from "../mls/keyPackageIdentity.js";
+import { deviceVerificationLevels, meetsRequirement } from "../device/verification.js";
+import type { MatrixHttp } from "../http/matrixHttp.js";
+import type { ClientStore } from "../store/clientStore.js";
+import type { DeviceRef } from "../events.js";
+import { MyelinError } from "../errors.js";
+import { MLS_ALGORITHM } from "../keyPackagePool.js";
+import { serverOf, withServers, type CommitPlan, type CommitPlanner } from "./commitPlan.js";
+import type { ClaimedKeyPackage, RoomRecord } from "./roomRecord.js";
+
+function federationOf(room: RoomRecord) {
+  if (!room.federation) throw new MyelinError("BAD_STATE", `no current commit known in ${room.roomId}`);
+  return room.federation;
+}
+
+const inGroup = (group: GroupState, device: DeviceRef) =>
+  groupMembers(group).some((m) => m.userId === device.userId && m.deviceId === device.deviceId);
+
+export interface ClaimDeps {
+  readonly http: MatrixHttp;
+  readonly store: ClientStore;
+  readonly ourUserId: string;
+}
+
+export interface AddDevicesResult {
+  readonly planner: CommitPlanner;
+  readonly added: DeviceRef[];
+  readonly skipped: (DeviceRef & { reason: string })[];
+}
+
+/**
+ * Section 7 invite (and adding our own new device): every device of the user that meets the
+ * room's required_verification (section 3) gets one claimed key package, checked to carry the
+ * device's own credential; the commit also adds the user's server to `servers` when missing.
+ * Claims happen once; a retried commit reuses them.
+ */
+export async function planAddDevices(
+  deps: ClaimDeps,
+  room: RoomRecord,
+  userId: string,
+  options: { onlyDevice?: string; invite: boolean },
+): Promise<AddDevicesResult> {
+  const required = federationOf(room).security.requiredVerification;
+  const levels = await deviceVerificationLevels({ ...deps, userId });
+  const skipped: (DeviceRef & { reason: string })[] = [];
+  const wanted: { deviceId: string; signaturePublicKey: Uint8Array }[] = [];
+  for (const [deviceId, verification] of levels) {
+    if (options.onlyDevice !== undefined && deviceId !== options.onlyDevice) continue;
+    if (!verification.signaturePublicKey || verification.level === undefined) {
+      skipped.push({ userId, deviceId, reason: "not an MLS device (no valid section 9 credential)" });
+    } else if (!meetsRequirement(verification.level, required)) {
+      skipped.push({
+        userId,
+        deviceId,
+        reason: `verification ${verification.level} does not meet the room's ${required}`,
+      });
+    } else {
+      wanted.push({ deviceId, signaturePublicKey: verification.signaturePublicKey });
+    }
+  }
+  const claimed: ClaimedKeyPackage[] = [];
+  if (wanted.length > 0) {
+    const reply = await deps.http.request<{
+      one_time_keys?: Record<string, Record<string, Record<string, unknown>>>;
+    }>("POST", "/keys/claim", {
+      body: {
+        one_time_keys: { [userId]: Object.fromEntries(wanted.map((d) => [d.deviceId, MLS_ALGORITHM])) },
+      },
+    });
+    for (const device of wanted) {
+      const value = Object.values(reply.one_time_keys?.[userId]?.[device.deviceId] ?? {})[0];
+      const identity = typeof value === "string" ? keyPackageIdentity(value) : undefined;
+      if (identity === undefined) {
+        skipped.push({ userId, deviceId: device.deviceId, reason: "no key package available" });
+      } else if (
+        identity.userId !== userId ||
+        identity.deviceId !== device.deviceId ||
+        !sameBytes(identity.signaturePublicKey, device.signaturePublicKey)
+      ) {
+        // The homeserver handed out a key package that is not the device's own: never add it.
+        skipped.push({
+          userId,
+          deviceId: device.deviceId,
+          reason: "key package does not match the device's credential",
+        });
+      } else {
+        claimed.push({ userId, deviceId: device.deviceId, keyPackage: value as string });
+      }
+    }
+  }
+  if (claimed.length === 0) {
+    throw new MyelinError(
+      "NO_DEVICES",
+      `no device of ${userId} can be added: ${skipped.map((s) => `${s.deviceId}: ${s.reason}`).join("; ") || "the user has no devices"}`,
+    );
+  }
+  const planner: CommitPlanner = async (current, group) => {
+    const add = claimed.filter((device) => !inGroup(group, device));
+    if (add.length === 0) return undefined; // a competing commit already added them
+    return {
+      federation: withServers(federationOf(current), [serverOf(userId)]),
+      add,
+      inviteUsers: options.invite ? [userId] : [],
+    };
+  };
+  return { planner, added: claimed.map(({ userId: u, deviceId }) => ({ userId: u, deviceId })), skipped };
+}
+
+/** Removes every leaf of the user (or one device); our own device is never removed this way. */
+export function planRemove(own: DeviceRef, userId: string, deviceId?: string): CommitPlanner {
+  return async (room, group) => {
+    const leaves = groupMembers(group)
+      .filter((m) => m.userId === userId && (deviceId === undefined || m.deviceId === deviceId))
+      .filter((m) => !(m.userId === own.userId && m.deviceId === own.deviceId))
+      .map((m) => m.leafIndex);
+    if (leaves.length === 0) return undefined;
+    return { federation: federationOf(room), removeLeafIndices: leaves };
+  };
+}
+
+/** Section 8: room state changes through a commit; the last writer wins on a retry. */
+export function planSetState(
+  eventType: string,
+  stateKey: string,
+  content: Record<string, unknown>,
+): CommitPlanner {
+  checkRoomStateEntry(eventType, stateKey, content);
+  return async (room, group) => {
+    const current = roomStateOf(group);
+    if (JSON.stringify(current[eventType]?.[stateKey]) === JSON.stringify(content)) return undefined;
+    const roomState: RoomStateMap = {
+      ...current,
+      [eventType]: { ...(current[eventType] ?? {}), [stateKey]: content },
+    };
+    return { federation: federationOf(room), roomState };
+  };
+}
+
+/** An empty commit: fresh keys on our path. */
+export const planSelfUpdate: CommitPlanner = async (room) => ({ federation: federationOf(room) });
+
+/**
+ * Members who asked to leave (Remove proposals, section 7) are committed out; a leaver whose
+ * proposal was lost to a commit that did not include it is removed directly.
+ */
+export const planCommitLeavers: CommitPlanner = async (room, group) => {
+  const proposed = new Set(proposedRemovals(group));
+  const stillThere = groupMembers(group)
+    .filter((m) => room.leavers.some((l) => l.userId === m.userId && l.deviceId === m.deviceId))
+    .map((m) => m.leafIndex)
+    .filter((leaf) => !proposed.has(leaf));
+  if (!hasPendingProposals(group) && stillThere.length === 0) return undefined;
+  const plan: CommitPlan = { federation: federationOf(room), removeLeafIndices: stillThere };
+  return plan;
+};
+
+/**
+ * One member commits the leavers out, so that members do not race each other for it: the
+ * remaining member with the lowest leaf index.
+ */
+export function shouldCommitLeavers(room: RoomRecord, group: GroupState): boolean {
+  const leaving = new Set(proposedRemovals(group));
+  for (const m of groupMembers(group)) {
+    if (room.leavers.some((l) => l.userId === m.userId && l.deviceId === m.deviceId))
+      leaving.add(m.leafIndex);
+  }
+  if (leaving.size === 0) return false;
+  const committer = groupMembers(group)
+    .map((m) => m.leafIndex)
+    .filter((leaf) => !leaving.has(leaf))
+    .sort((a, b) => a - b)[0];
+  return committer === ownLeafIndex(group);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}

@@ -1,0 +1,184 @@
+// Our commits (section 6): made against the group as it is, sent as the commit state event when
+// our server is powers[0] and as a pending commit otherwise, adopted only once they come back
+// accepted. When another commit takes the epoch, the intent is planned again on the new group
+// (an invite is retried, a stale self-update is not) and the app is told what happened.
+import { defaultAlgorithm, namesForRoomVersion } from "../../protocol/names.js";
+import { createRoomCommit, groupEpoch } from "../mls/engine.js";
+import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
+import type { ClientData } from "../clientData.js";
+import type { ClientEvent, CommitIntent } from "../events.js";
+import { MyelinError } from "../errors.js";
+import type { SerialQueue } from "../serialQueue.js";
+import type { CommitPlanner } from "./commitPlan.js";
+import type { CommitSettlement } from "./roomEvents.js";
+import type { PendingCommitRecord, RoomRecord } from "./roomRecord.js";
+
+/** D12: the epoch moved on before our commit or message reached the server. */
+export function isEpochMismatch(error: unknown): boolean {
+  return (
+    error instanceof MatrixApiError && error.status === 409 && error.errcode === "DE.BWI.MLS_EPOCH_MISMATCH"
+  );
+}
+
+export interface RoomCommitsDeps {
+  readonly data: ClientData;
+  readonly http: MatrixHttp;
+  readonly queue: SerialQueue;
+  readonly serverName: string;
+  readonly emit: (event: ClientEvent) => void;
+  readonly newId: () => string;
+  /** Resolves after one more complete sync pass has been processed. */
+  readonly nextSync: () => Promise<void>;
+  /** Fetches the federation object of the room's current commit when we have none. */
+  readonly ensureFederation: (room: RoomRecord) => Promise<void>;
+}
+
+const MAX_ATTEMPTS = 8;
+/** Spec section 6: a pending commit has failed when nothing came back within len(powers) x 5 min. */
+const SLOT_MS = 5 * 60_000;
+
+type Sent = { kind: "sent"; id: string; powers: number } | { kind: "dropped" } | { kind: "raced" };
+
+export class RoomCommits {
+  private readonly settled = new Map<string, CommitSettlement>();
+
+  constructor(private readonly deps: RoomCommitsDeps) {}
+
+  settle(id: string, outcome: CommitSettlement): void {
+    this.settled.set(id, outcome);
+  }
+
+  /**
+   * Runs the intent until a commit carrying it is accepted, or it is dropped because it no longer
+   * makes sense. `retry` says whether a lost race plans again (false: report it dropped).
+   */
+  async run(
+    roomId: string,
+    intent: CommitIntent,
+    planner: CommitPlanner,
+    retry = true,
+  ): Promise<"accepted" | "dropped"> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const sent = await this.deps.queue.run(roomId, () => this.makeAndSend(roomId, intent, planner));
+      if (sent.kind === "dropped") {
+        this.report(roomId, intent, "dropped", "nothing left to do");
+        return "dropped";
+      }
+      const outcome = sent.kind === "raced" ? "lost" : await this.outcome(roomId, sent.id, sent.powers);
+      if (outcome === "accepted") {
+        this.report(roomId, intent, "accepted");
+        return "accepted";
+      }
+      if (!retry) {
+        this.report(roomId, intent, "dropped", "another commit took the epoch");
+        return "dropped";
+      }
+      this.report(roomId, intent, "retrying", "another commit took the epoch");
+      if (sent.kind === "raced") await this.deps.nextSync();
+    }
+    throw new MyelinError("COMMIT_FAILED", `gave up after ${MAX_ATTEMPTS} lost commit races in ${roomId}`);
+  }
+
+  private report(
+    roomId: string,
+    intent: CommitIntent,
+    outcome: "accepted" | "retrying" | "dropped",
+    detail?: string,
+  ) {
+    const group = this.deps.data.groups.get(roomId);
+    this.deps.emit({
+      kind: "commit",
+      roomId,
+      intent,
+      outcome,
+      epoch: group ? Number(groupEpoch(group)) : 0,
+      ...(detail ? { detail } : {}),
+    });
+  }
+
+  private async makeAndSend(roomId: string, intent: CommitIntent, planner: CommitPlanner): Promise<Sent> {
+    const { data } = this.deps;
+    const room = data.rooms.get(roomId);
+    const group = data.groups.get(roomId);
+    if (!room || !group || room.removed) {
+      throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
+    }
+    if (room.pending) throw new MyelinError("COMMIT_FAILED", `a commit is already in flight in ${roomId}`);
+    await this.deps.ensureFederation(room);
+    const plan = await planner(room, group);
+    if (!plan) return { kind: "dropped" };
+    const commit = await createRoomCommit({
+      state: group,
+      federation: plan.federation,
+      addKeyPackages: (plan.add ?? []).map((device) => device.keyPackage),
+      removeLeafIndices: plan.removeLeafIndices ?? [],
+      ...(plan.roomState ? { roomState: plan.roomState } : {}),
+    });
+    const record: PendingCommitRecord = {
+      id: this.deps.newId(),
+      epoch: Number(groupEpoch(group)),
+      intent,
+      ciphertext: commit.ciphertext,
+      ...(commit.welcome ? { welcome: commit.welcome } : {}),
+      added: plan.add ?? [],
+      inviteUsers: plan.inviteUsers ?? [],
+      federation: plan.federation,
+    };
+    // Written before it is sent: a restart with the commit in flight can still adopt it.
+    room.pending = record;
+    await data.saveRoom(room, { pending: commit });
+    try {
+      await this.send(room, record);
+    } catch (error) {
+      room.pending = undefined;
+      await data.saveRoom(room, { pending: null });
+      if (isEpochMismatch(error)) return { kind: "raced" };
+      throw error;
+    }
+    return { kind: "sent", id: record.id, powers: plan.federation.federation.powers.length };
+  }
+
+  private async send(room: RoomRecord, commit: PendingCommitRecord): Promise<void> {
+    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
+    if (!names) throw new MyelinError("BAD_STATE", `unknown room version of ${room.roomId}`);
+    const content = { algorithm: defaultAlgorithm(names), ciphertext: commit.ciphertext };
+    const { powers, canPropose } = commit.federation.federation;
+    const base = `/rooms/${segment(room.roomId)}`;
+    if (powers[0] === this.deps.serverName || commit.epoch === 0) {
+      await this.deps.http.request("PUT", `${base}/state/${segment(names.commitType)}/`, { body: content });
+    } else if (canPropose.includes(this.deps.serverName)) {
+      // D13: every server other than powers[0] forwards commits as pending commits.
+      await this.deps.http.request(
+        "PUT",
+        `${base}/send/${segment(names.pendingType)}/${segment(commit.id)}`,
+        {
+          body: content,
+        },
+      );
+    } else {
+      throw new MyelinError(
+        "CANNOT_COMMIT",
+        `${this.deps.serverName} may not propose commits in ${room.roomId} (not in can_propose)`,
+      );
+    }
+  }
+
+  private async outcome(roomId: string, id: string, powers: number): Promise<CommitSettlement> {
+    const deadline = Date.now() + Math.max(1, powers) * SLOT_MS;
+    while (!this.settled.has(id)) {
+      if (Date.now() > deadline) {
+        await this.deps.queue.run(roomId, async () => {
+          const room = this.deps.data.rooms.get(roomId);
+          if (room?.pending?.id !== id) return;
+          room.pending = undefined;
+          await this.deps.data.saveRoom(room, { pending: null });
+        });
+        return "lost";
+      }
+      await this.deps.nextSync();
+    }
+    const outcome = this.settled.get(id) as CommitSettlement;
+    this.settled.delete(id);
+    return outcome;
+  }
+}

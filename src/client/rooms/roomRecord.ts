@@ -1,0 +1,89 @@
+// What the SDK remembers of a room besides its MLS group state: network membership, the
+// federation object of the current commit, our commit in flight, and bookkeeping for
+// security.window. Stored as JSON in the client store; group states are stored as bytes beside it.
+import type { FederationObject } from "../../protocol/federationObject.js";
+import type { CommitIntent, DeviceRef } from "../events.js";
+
+/** A room event as the client-server API hands it out (D22: no sender). */
+export interface RoomEvent {
+  readonly event_id: string;
+  readonly type: string;
+  readonly content: Record<string, unknown>;
+  readonly origin_server_ts: number;
+  readonly state_key?: string;
+}
+
+export interface ClaimedKeyPackage extends DeviceRef {
+  /** D20 key package string, kept so a retried invite needs no second claim. */
+  readonly keyPackage: string;
+}
+
+/** Our commit in flight: sent, not yet seen accepted or beaten (section 6). */
+export interface PendingCommitRecord {
+  readonly id: string;
+  /** The epoch the commit is framed in (the group's epoch when it was made). */
+  readonly epoch: number;
+  readonly intent: CommitIntent;
+  readonly ciphertext: string;
+  readonly welcome?: string;
+  /** Devices the commit adds: they get the Welcome once it is accepted. */
+  readonly added: readonly ClaimedKeyPackage[];
+  /** Users to /invite once it is accepted. */
+  readonly inviteUsers: readonly string[];
+  readonly federation: FederationObject;
+}
+
+/** A member that asked to leave with a Remove proposal for itself (section 7). */
+export interface Leaver extends DeviceRef {
+  readonly signaturePublicKey: string;
+}
+
+/** After our commit was accepted: the Welcome to the added devices, then /invite (section 7). */
+export interface Delivery {
+  readonly id: string;
+  readonly welcome?: string;
+  readonly devices: readonly DeviceRef[];
+  readonly inviteUsers: readonly string[];
+}
+
+export interface RoomRecord {
+  readonly roomId: string;
+  roomVersion?: string;
+  membership: "invited" | "joined" | "left";
+  inviter?: string;
+  federation?: FederationObject;
+  /** Server's event ID of the last room event processed. */
+  lastEventId?: string;
+  /** When this device left each past epoch (ms), for security.window. */
+  epochLeftAt: Record<string, number>;
+  /** The last commit removed one member without an update path (ts-mls rc.10): refresh before sending. */
+  needsPathUpdate: boolean;
+  leavers: Leaver[];
+  pending?: PendingCommitRecord;
+  /** Welcomes and invites still to send; retried on every sync until they went out. */
+  deliveries: Delivery[];
+  /** The epoch this device joined at: older messages were never ours to read. */
+  joinedEpoch?: number;
+  /** Events that arrived before our Welcome: replayed once we are in the group. */
+  buffered: RoomEvent[];
+  /** We were removed from the MLS group, or left: no group state is kept any more. */
+  removed: boolean;
+  nextSeq: number;
+}
+
+export function newRoomRecord(roomId: string, membership: RoomRecord["membership"]): RoomRecord {
+  return {
+    roomId,
+    membership,
+    epochLeftAt: {},
+    needsPathUpdate: false,
+    leavers: [],
+    deliveries: [],
+    buffered: [],
+    removed: false,
+    nextSeq: 0,
+  };
+}
+
+/** At most this many events are buffered while waiting for a Welcome. */
+export const MAX_BUFFERED_EVENTS = 2_000;
