@@ -246,7 +246,17 @@ export class MyelinClient {
       deviceId: session.deviceId,
       password: options.password,
     });
-    return new MyelinClient(session, data, setup.signatureKeyPair, options);
+    const client = new MyelinClient(session, data, setup.signatureKeyPair, options);
+    // Others can add this device as soon as it exists (section 9: key packages on the server).
+    const counts = await http.request<{ one_time_key_counts?: Record<string, number> }>(
+      "POST",
+      "/keys/upload",
+      {
+        body: {},
+      },
+    );
+    await client.pool.topUp(counts.one_time_key_counts, undefined);
+    return client;
   }
 
   // ---- events and sync
