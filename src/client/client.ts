@@ -369,6 +369,9 @@ export class MyelinClient {
         }
       });
     }
+    for (const room of this.data.rooms.values()) {
+      await this.queue.run(room.roomId, () => this.roomEvents.pruneExpired(room));
+    }
     await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
     await this.data.saveSyncToken(sync.next_batch);
     await this.deliver();

@@ -249,6 +249,15 @@ export class RoomEvents {
     });
   }
 
+  /** Deletes the secrets of epochs whose security.window ran out since the last commit. */
+  async pruneExpired(room: RoomRecord): Promise<void> {
+    const group = this.deps.data.groups.get(room.roomId);
+    if (!group || Object.keys(room.epochLeftAt).length === 0) return;
+    const before = Object.keys(room.epochLeftAt).length;
+    const next = this.pruned(room, group);
+    if (Object.keys(room.epochLeftAt).length !== before) await this.deps.data.saveRoom(room, { group: next });
+  }
+
   /** security.window: secrets of epochs left longer ago than the window are deleted. */
   pruned(room: RoomRecord, group: GroupState): GroupState {
     const windowMs = Math.min(room.federation?.security.window ?? 0, MAX_SECURITY_WINDOW_SECONDS) * 1000;

@@ -10,6 +10,9 @@ import {
 
 const SCHEMA_VERSION = 1;
 
+/** Namespaces whose overwritten values are secrets MLS wants gone (forward secrecy). */
+const SECRET_NAMESPACES: ReadonlySet<string> = new Set(["groups", "keyPackages", "epochSecrets"]);
+
 function toBlob(value: Uint8Array): Buffer {
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
@@ -50,10 +53,13 @@ export async function openSqliteStore(path: string): Promise<ClientStore> {
     else deleteRow.run(op.ns, op.key);
   };
   const applyAll = db.transaction((ops: readonly StoreOp[]) => ops.forEach(apply));
-  // The WAL still holds page images from before a delete; checkpointing them into the (zeroed)
-  // database file and truncating the WAL is what makes a deleted secret unrecoverable.
+  // The WAL still holds page images from before a delete or an overwrite; checkpointing them into
+  // the (zeroed) database file and truncating the WAL is what makes a deleted secret
+  // unrecoverable. Group states and key packages are overwritten as MLS moves on (ratchets,
+  // pruned epochs), so their old bytes must go the same way.
   const forgetDeleted = (ops: readonly StoreOp[]): void => {
-    if (ops.some((op) => op.op === "delete")) db.pragma("wal_checkpoint(TRUNCATE)");
+    if (ops.some((op) => op.op === "delete" || SECRET_NAMESPACES.has(op.ns)))
+      db.pragma("wal_checkpoint(TRUNCATE)");
   };
 
   return {
@@ -63,7 +69,9 @@ export async function openSqliteStore(path: string): Promise<ClientStore> {
       return row === undefined ? undefined : new Uint8Array(row.value);
     },
     put: async (ns, key, value) => {
-      apply({ op: "put", ns, key, value });
+      const op: StoreOp = { op: "put", ns, key, value };
+      apply(op);
+      forgetDeleted([op]);
     },
     delete: async (ns, key) => {
       const op: StoreOp = { op: "delete", ns, key };
