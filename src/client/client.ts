@@ -148,6 +148,7 @@ export class MyelinClient {
       emit,
       nextSync,
       refreshAfterRemoval: (roomId) => this.selfUpdate(roomId),
+      commitPendingProposals: (roomId) => this.commitLeavers(roomId),
     });
   }
 
@@ -363,10 +364,19 @@ export class MyelinClient {
     for (const roomId of Object.keys(sync.rooms?.leave ?? {})) {
       await this.queue.run(roomId, async () => {
         const room = this.data.rooms.get(roomId);
-        if (room) {
-          room.membership = "left";
-          await this.data.saveRoom(room);
+        if (!room) return;
+        // Our user left (from another device): the server sends this device nothing more, so
+        // its group state is useless and, holding secrets, deleted.
+        room.membership = "left";
+        const hadGroup = this.data.groups.has(roomId);
+        if (hadGroup) {
+          room.removed = true;
+          room.pending = undefined;
+          room.deliveries = [];
+          room.buffered = [];
+          room.epochLeftAt = {};
         }
+        await this.data.saveRoom(room, hadGroup ? { group: null, pending: null } : {});
       });
     }
     for (const room of this.data.rooms.values()) {
@@ -522,18 +532,20 @@ export class MyelinClient {
     for (const room of this.data.rooms.values()) {
       const group = this.data.groups.get(room.roomId);
       if (!group || room.removed || room.pending || !shouldCommitLeavers(room, group)) continue;
-      void this.commits
-        .run(room.roomId, { kind: "commitProposals" }, planCommitLeavers, false)
-        .then(() => this.refreshIfNeeded(room.roomId))
-        .catch((error: unknown) =>
-          this.emit({
-            kind: "error",
-            roomId: room.roomId,
-            error: "sync",
-            reason: `committing leavers: ${String(error)}`,
-          }),
-        );
+      void this.commitLeavers(room.roomId).catch((error: unknown) =>
+        this.emit({
+          kind: "error",
+          roomId: room.roomId,
+          error: "sync",
+          reason: `committing leavers: ${String(error)}`,
+        }),
+      );
     }
+  }
+
+  private async commitLeavers(roomId: string): Promise<void> {
+    await this.commits.run(roomId, { kind: "commitProposals" }, planCommitLeavers, false);
+    await this.refreshIfNeeded(roomId);
   }
 
   private async refreshIfNeeded(roomId: string): Promise<void> {
@@ -753,9 +765,12 @@ export class MyelinClient {
         const proposal = await createSelfRemoveProposal(group);
         await this.data.saveRoom(room, { group: proposal.state });
         try {
-          await this.http.request("PUT", `/rooms/${segment(roomId)}/send/m.room.encrypted/${randomId()}`, {
-            body: { algorithm: defaultAlgorithm(names), ciphertext: proposal.ciphertext },
-          });
+          const reply = await this.http.request<{ event_id: string }>(
+            "PUT",
+            `/rooms/${segment(roomId)}/send/m.room.encrypted/${randomId()}`,
+            { body: { algorithm: defaultAlgorithm(names), ciphertext: proposal.ciphertext } },
+          );
+          await this.data.markOwnEvent(roomId, reply.event_id); // MLS cannot process its own proposal
           return true;
         } catch (error) {
           if (isEpochMismatch(error)) return false;

@@ -24,6 +24,8 @@ export function parseJsonBytes<T>(bytes: Uint8Array): T {
 }
 
 const SEQ_WIDTH = 12;
+/** Events this device sent: MLS cannot decrypt one's own messages, so their echo is skipped. */
+export const ownEventKey = (roomId: string, eventId: string) => `sent:${roomId}:${eventId}`;
 const timelineKey = (roomId: string, seq: number) => `${roomId}\u0001${String(seq).padStart(SEQ_WIDTH, "0")}`;
 
 export class ClientData {
@@ -120,7 +122,11 @@ export class ClientData {
     return records.map((record) => parseJsonBytes<TimelineMessage>(record.value));
   }
 
+  async markOwnEvent(roomId: string, eventId: string): Promise<void> {
+    await this.store.put("outbox", ownEventKey(roomId, eventId), new Uint8Array([1]));
+  }
+
   async hasOwnEvent(roomId: string, eventId: string): Promise<boolean> {
-    return (await this.store.get("outbox", `sent:${roomId}:${eventId}`)) !== undefined;
+    return (await this.store.get("outbox", ownEventKey(roomId, eventId))) !== undefined;
   }
 }

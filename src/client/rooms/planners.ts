@@ -3,6 +3,7 @@
 import {
   checkRoomStateEntry,
   groupMembers,
+  keyPackageIdentity,
   ownLeafIndex,
   proposedRemovals,
   hasPendingProposals,
@@ -10,7 +11,6 @@ import {
   type GroupState,
   type RoomStateMap,
 } from "../mls/engine.js";
-import { keyPackageIdentity } from "../mls/keyPackageIdentity.js";
 import { deviceVerificationLevels, meetsRequirement } from "../device/verification.js";
 import type { MatrixHttp } from "../http/matrixHttp.js";
 import type { ClientStore } from "../store/clientStore.js";
@@ -151,14 +151,17 @@ export function planSetState(
 /** An empty commit: fresh keys on our path. */
 export const planSelfUpdate: CommitPlanner = async (room) => ({ federation: federationOf(room) });
 
+/** A leaving user leaves with every device (network membership is per user, section 7). */
+const leaving = (room: RoomRecord, member: DeviceRef) => room.leavers.some((l) => l.userId === member.userId);
+
 /**
- * Members who asked to leave (Remove proposals, section 7) are committed out; a leaver whose
- * proposal was lost to a commit that did not include it is removed directly.
+ * Members who asked to leave (Remove proposals, section 7) are committed out with their user's
+ * other devices; a leaver whose proposal was lost to a commit without it is removed directly.
  */
 export const planCommitLeavers: CommitPlanner = async (room, group) => {
   const proposed = new Set(proposedRemovals(group));
   const stillThere = groupMembers(group)
-    .filter((m) => room.leavers.some((l) => l.userId === m.userId && l.deviceId === m.deviceId))
+    .filter((m) => leaving(room, m))
     .map((m) => m.leafIndex)
     .filter((leaf) => !proposed.has(leaf));
   if (!hasPendingProposals(group) && stillThere.length === 0) return undefined;
@@ -171,15 +174,12 @@ export const planCommitLeavers: CommitPlanner = async (room, group) => {
  * remaining member with the lowest leaf index.
  */
 export function shouldCommitLeavers(room: RoomRecord, group: GroupState): boolean {
-  const leaving = new Set(proposedRemovals(group));
-  for (const m of groupMembers(group)) {
-    if (room.leavers.some((l) => l.userId === m.userId && l.deviceId === m.deviceId))
-      leaving.add(m.leafIndex);
-  }
-  if (leaving.size === 0) return false;
+  const going = new Set(proposedRemovals(group));
+  for (const m of groupMembers(group)) if (leaving(room, m)) going.add(m.leafIndex);
+  if (going.size === 0) return false;
   const committer = groupMembers(group)
     .map((m) => m.leafIndex)
-    .filter((leaf) => !leaving.has(leaf))
+    .filter((leaf) => !going.has(leaf))
     .sort((a, b) => a - b)[0];
   return committer === ownLeafIndex(group);
 }

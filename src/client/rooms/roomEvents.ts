@@ -186,9 +186,7 @@ export class RoomEvents {
     const { added, removed } = membershipDiff(members.before, members.after);
     // ts-mls rc.10 sends a single removal without an update path: refresh before the next send.
     room.needsPathUpdate = removed.length === 1;
-    room.leavers = room.leavers.filter((leaver) =>
-      members.after.some((m) => deviceKey(m) === deviceKey(leaver)),
-    );
+    room.leavers = room.leavers.filter((leaver) => members.after.some((m) => m.userId === leaver.userId));
     room.epochLeftAt[String(current)] = this.deps.now();
     next = this.pruned(room, next);
     await this.deps.data.saveRoom(room, { group: next, pending: ours ? null : undefined });

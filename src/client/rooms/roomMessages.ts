@@ -1,9 +1,9 @@
 // Sending room messages (section 8): encrypted in the group's current epoch, written to the
 // outbox first, re-encrypted after a 409 (D14) once the group caught up: never lost.
 import { defaultAlgorithm, ENCRYPTED_EVENT_TYPE, namesForRoomVersion } from "../../protocol/names.js";
-import { encryptRoomMessage } from "../mls/engine.js";
+import { encryptRoomMessage, hasPendingProposals } from "../mls/engine.js";
 import { segment, type MatrixHttp } from "../http/matrixHttp.js";
-import { jsonBytes, parseJsonBytes, type ClientData } from "../clientData.js";
+import { jsonBytes, ownEventKey, parseJsonBytes, type ClientData } from "../clientData.js";
 import type { ClientEvent, DeviceRef, TimelineMessage } from "../events.js";
 import { MyelinError } from "../errors.js";
 import type { SerialQueue } from "../serialQueue.js";
@@ -26,6 +26,8 @@ export interface RoomMessagesDeps {
   readonly nextSync: () => Promise<void>;
   /** ts-mls rc.10 leaves a single removal without an update path: refresh keys before sending. */
   readonly refreshAfterRemoval: (roomId: string) => Promise<void>;
+  /** No application message while received proposals wait: commit them first (RFC 9420 §12.2). */
+  readonly commitPendingProposals: (roomId: string) => Promise<void>;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -38,6 +40,8 @@ export class RoomMessages {
     // The plaintext waits in the outbox until the server took it: a crash re-sends it (same txn ID).
     await data.store.put("outbox", `msg:${entry.txnId}`, jsonBytes(entry));
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const group = data.groups.get(entry.roomId);
+      if (group && hasPendingProposals(group)) await this.deps.commitPendingProposals(entry.roomId);
       if (data.rooms.get(entry.roomId)?.needsPathUpdate) await this.deps.refreshAfterRemoval(entry.roomId);
       const result = await this.deps.queue.run(entry.roomId, () => this.attempt(entry));
       if (result !== undefined) return result;
@@ -92,7 +96,7 @@ export class RoomMessages {
     };
     await data.store.transaction([
       { op: "delete", ns: "outbox", key: `msg:${entry.txnId}` },
-      { op: "put", ns: "outbox", key: `sent:${entry.roomId}:${eventId}`, value: new Uint8Array([1]) },
+      { op: "put", ns: "outbox", key: ownEventKey(entry.roomId, eventId), value: new Uint8Array([1]) },
     ]);
     await data.appendTimeline(room, [message]);
     this.deps.emit({ kind: "message", ...message });
