@@ -563,6 +563,7 @@ export class MyelinClient {
       return {
         roomId: room.roomId,
         membership: room.membership,
+        removed: room.removed,
         ...(typeof name === "string" ? { name } : {}),
         ...(typeof topic === "string" ? { topic } : {}),
         ...(group ? { epoch: Number(groupEpoch(group)) } : {}),

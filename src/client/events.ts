@@ -76,7 +76,10 @@ export type ClientListener = (event: ClientEvent) => void;
 
 export interface RoomSummary {
   readonly roomId: string;
+  /** Network membership, as the homeserver tracks it (section 7). */
   readonly membership: "invited" | "joined" | "left";
+  /** This device is no longer in the room's MLS group (removed, or left). */
+  readonly removed: boolean;
   readonly name?: string;
   readonly topic?: string;
   /** The MLS epoch this device is in; undefined before a Welcome arrived. */
