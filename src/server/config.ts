@@ -7,6 +7,32 @@ import { isValidServerName } from "../protocol/serverName.js";
 
 export type RegistrationMode = "open" | "token" | "closed";
 
+/** Where plain HTTP to other servers is allowed: nowhere, to loopback addresses only, or anywhere. */
+export type PlainHttpPolicy = "off" | "loopback" | "any";
+
+export interface FederationConfig {
+  /** Server name -> base URL ("https://host:port" or "http://host:port"), used before discovery. */
+  readonly pins: Readonly<Record<string, string>>;
+  readonly allowPlainHttp: PlainHttpPolicy;
+  /** The HTTPS listener for federation, present when a certificate and key are configured. */
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly host: string;
+    readonly port: number;
+  };
+  /** Extra CA certificates (PEM) trusted for outbound HTTPS, besides the system's. */
+  readonly caFile?: string;
+  /** Sustained requests per second per verified origin server. */
+  readonly requestsPerSecond: number;
+  readonly requestBurst: number;
+  /** Largest request body on federation routes (a transaction holds up to 50 PDUs of 64 KiB). */
+  readonly maxBodyBytes: number;
+  /** Outbound retry backoff: first delay, doubled after each failure up to the maximum. */
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+}
+
 export interface ServerConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly serverName: string;
@@ -23,6 +49,9 @@ export interface ServerConfig {
     readonly requestBurst: number;
   };
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly federation: FederationConfig;
+  /** Testing aid: the clock is Date.now() plus the milliseconds in this file (see clock.ts). */
+  readonly clockOffsetFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -44,6 +73,37 @@ interface RawConfig {
   registration_tokens?: unknown;
   limits?: { max_body_bytes?: unknown; requests_per_second?: unknown; request_burst?: unknown };
   log_level?: unknown;
+  federation?: {
+    pins?: unknown;
+    allow_plain_http?: unknown;
+    tls_cert?: unknown;
+    tls_key?: unknown;
+    host?: unknown;
+    port?: unknown;
+    ca_file?: unknown;
+    requests_per_second?: unknown;
+    request_burst?: unknown;
+    max_body_bytes?: unknown;
+    retry_initial_ms?: unknown;
+    retry_max_ms?: unknown;
+  };
+  clock_offset_file?: unknown;
+}
+
+/** `name=url,name=url` as MYELIN_FEDERATION_PINS writes the pins. */
+function pinsFromEnv(value: string | undefined): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  const pins: Record<string, string> = {};
+  for (const entry of value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const at = entry.indexOf("=");
+    if (at < 1)
+      throw new ConfigError(`MYELIN_FEDERATION_PINS entry ${JSON.stringify(entry)} is not name=url`);
+    pins[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return pins;
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
@@ -66,6 +126,21 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       request_burst: number(env.MYELIN_REQUEST_BURST),
     },
     log_level: env.MYELIN_LOG_LEVEL,
+    federation: {
+      pins: pinsFromEnv(env.MYELIN_FEDERATION_PINS),
+      allow_plain_http: env.MYELIN_FEDERATION_ALLOW_PLAIN_HTTP,
+      tls_cert: env.MYELIN_FEDERATION_TLS_CERT,
+      tls_key: env.MYELIN_FEDERATION_TLS_KEY,
+      host: env.MYELIN_FEDERATION_HOST,
+      port: number(env.MYELIN_FEDERATION_PORT),
+      ca_file: env.MYELIN_FEDERATION_CA_FILE,
+      requests_per_second: number(env.MYELIN_FEDERATION_REQUESTS_PER_SECOND),
+      request_burst: number(env.MYELIN_FEDERATION_REQUEST_BURST),
+      max_body_bytes: number(env.MYELIN_FEDERATION_MAX_BODY_BYTES),
+      retry_initial_ms: number(env.MYELIN_FEDERATION_RETRY_INITIAL_MS),
+      retry_max_ms: number(env.MYELIN_FEDERATION_RETRY_MAX_MS),
+    },
+    clock_offset_file: env.MYELIN_CLOCK_OFFSET_FILE,
   };
 }
 
@@ -141,5 +216,88 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
       ),
     },
     logLevel: logLevel as ServerConfig["logLevel"],
+    federation: federationConfig(env.federation ?? {}, file.federation ?? {}, host),
+    ...optionalPath("clock_offset_file", pick(env.clock_offset_file, file.clock_offset_file)),
   };
+}
+
+function optionalPath(name: string, value: unknown): { clockOffsetFile?: string } {
+  if (value === undefined) return {};
+  if (typeof value !== "string" || value.length === 0) throw new ConfigError(`${name} must be a path`);
+  return { clockOffsetFile: value };
+}
+
+type RawFederation = NonNullable<RawConfig["federation"]>;
+
+function federationConfig(env: RawFederation, file: RawFederation, listenHost: string): FederationConfig {
+  const pins = pick<unknown>(env.pins, file.pins) ?? {};
+  if (typeof pins !== "object" || pins === null || Array.isArray(pins)) {
+    throw new ConfigError("federation.pins must map server names to base URLs");
+  }
+  for (const [name, url] of Object.entries(pins)) {
+    if (!isValidServerName(name))
+      throw new ConfigError(`federation.pins: ${JSON.stringify(name)} is not a server name`);
+    if (typeof url !== "string" || !isBaseUrl(url)) {
+      throw new ConfigError(
+        `federation.pins.${name} must be an http:// or https:// URL with no path, not ${JSON.stringify(url)}`,
+      );
+    }
+  }
+  const allowPlainHttp = pick<string>(env.allow_plain_http, file.allow_plain_http) ?? "loopback";
+  if (allowPlainHttp !== "off" && allowPlainHttp !== "loopback" && allowPlainHttp !== "any") {
+    throw new ConfigError(
+      `federation.allow_plain_http must be off, loopback or any, not ${JSON.stringify(allowPlainHttp)}`,
+    );
+  }
+  const path = (value: unknown, name: string): string | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" || value.length === 0)
+      throw new ConfigError(`federation.${name} must be a path`);
+    return value;
+  };
+  const certFile = path(pick(env.tls_cert, file.tls_cert), "tls_cert");
+  const keyFile = path(pick(env.tls_key, file.tls_key), "tls_key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError("federation.tls_cert and federation.tls_key go together");
+  }
+  const tlsHost = pick<string>(env.host, file.host) ?? listenHost;
+  if (typeof tlsHost !== "string" || tlsHost.length === 0)
+    throw new ConfigError("federation.host must be a host name or address");
+  const tlsPort = positiveInteger(pick(env.port, file.port) ?? 8448, "federation.port", 65_535);
+  const caFile = path(pick(env.ca_file, file.ca_file), "ca_file");
+  const integer = (key: keyof RawFederation, fallback: number) =>
+    positiveInteger(pick(env[key], file[key]) ?? fallback, `federation.${key}`);
+  const retryInitialMs = integer("retry_initial_ms", 1_000);
+  const retryMaxMs = integer("retry_max_ms", 3_600_000);
+  if (retryMaxMs < retryInitialMs)
+    throw new ConfigError("federation.retry_max_ms must be at least retry_initial_ms");
+  return {
+    pins: pins as Record<string, string>,
+    allowPlainHttp,
+    ...(certFile !== undefined && keyFile !== undefined
+      ? { tls: { certFile, keyFile, host: tlsHost, port: tlsPort } }
+      : {}),
+    ...(caFile !== undefined ? { caFile } : {}),
+    requestsPerSecond: integer("requests_per_second", 1_000),
+    requestBurst: integer("request_burst", 5_000),
+    maxBodyBytes: integer("max_body_bytes", 16_777_216),
+    retryInitialMs,
+    retryMaxMs,
+  };
+}
+
+function isBaseUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (
+      (url.protocol === "http:" || url.protocol === "https:") &&
+      (url.pathname === "/" || url.pathname === "") &&
+      url.search === "" &&
+      url.hash === "" &&
+      url.username === "" &&
+      url.password === ""
+    );
+  } catch {
+    return false;
+  }
 }

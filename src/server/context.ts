@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ProtocolCrypto } from "../protocol/crypto.js";
 import type { Clock } from "./clock.js";
+import type { Federation } from "./federation/types.js";
 import type { ServerConfig } from "./config.js";
 import type { Notifier } from "./services/notifier.js";
 import type { Sessions } from "./services/sessions.js";
@@ -17,4 +18,5 @@ export interface ServerContext {
   readonly log: FastifyBaseLogger;
   readonly sessions: Sessions;
   readonly notifier: Notifier;
+  readonly federation: Federation;
 }

@@ -1,10 +1,14 @@
 // Assembles and starts the homeserver: storage, signing key, HTTP app, components.
 import type { FastifyInstance } from "fastify";
 import { nodeCrypto } from "../platform/nodeCrypto.js";
-import { systemClock, type Clock } from "./clock.js";
+import { offsetFileClock, systemClock, type Clock } from "./clock.js";
 import type { ServerConfig } from "./config.js";
 import { components } from "./components.js";
 import type { ServerContext } from "./context.js";
+import { createFederationServices, type FederationDeps } from "./federation/transport/federationServices.js";
+import { createInboundTransactions } from "./federation/transport/inboundTransactions.js";
+import { createFederationRouter } from "./federation/transport/router.js";
+import { startTlsListener, type TlsListener } from "./federation/transport/tlsListener.js";
 import { clientApi, createHttpApp } from "./http/app.js";
 import { Notifier } from "./services/notifier.js";
 import { Sessions } from "./services/sessions.js";
@@ -19,46 +23,101 @@ export interface RunningServer {
   readonly ctx: ServerContext;
   /** Where it listens, for instance http://127.0.0.1:8008. */
   readonly url: string;
+  /** The federation HTTPS listener, when federation.tls_cert and tls_key are configured. */
+  readonly federationUrl?: string;
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, clock: Clock = systemClock): Promise<RunningServer> {
+/** Test hooks of the federation services (SRV lookups, retry timers). */
+export type StartOptions = Pick<FederationDeps, "resolveSrv" | "scheduler">;
+
+export async function startServer(
+  config: ServerConfig,
+  clock: Clock = config.clockOffsetFile !== undefined ? offsetFileClock(config.clockOffsetFile) : systemClock,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const app = createHttpApp(config, clock);
   const migrations = components.flatMap((c) => (c.migrations ? [c.migrations] : [])) as Migrations[];
   const db = await openDatabase(config.database, migrations);
+  const signingKey = loadOrCreateSigningKey(config.dataDir);
+  const crypto = nodeCrypto();
+  const federation = await createFederationServices({
+    config,
+    db,
+    signingKey,
+    crypto,
+    clock,
+    log: app.log,
+    ...options,
+  });
   const ctx: ServerContext = {
     config,
     db,
-    signingKey: loadOrCreateSigningKey(config.dataDir),
-    crypto: nodeCrypto(),
+    signingKey,
+    crypto,
     clock,
     log: app.log,
     sessions: new Sessions(db),
     notifier: new Notifier(),
+    federation,
   };
+  const router = createFederationRouter(app, {
+    serverName: config.serverName,
+    keys: federation.keys,
+    crypto,
+    clock,
+    requestsPerSecond: config.federation.requestsPerSecond,
+    requestBurst: config.federation.requestBurst,
+    maxBodyBytes: config.federation.maxBodyBytes,
+    onVerifiedOrigin: (origin) => federation.outbound.retryNow(origin),
+  });
+  const inbound = createInboundTransactions(ctx);
+  inbound.routes(router);
+  const participants = components.flatMap((component) =>
+    component.federation ? [component.federation(ctx)] : [],
+  );
   for (const component of components) component.rootRoutes?.(app, ctx);
+  for (const participant of participants) {
+    participant.routes?.(router, app);
+    participant.registerHandlers?.(inbound);
+  }
   clientApi(app, (api) => {
     for (const component of components) component.clientRoutes?.(api, ctx);
   });
   let url: string;
+  let tls: TlsListener | undefined;
   try {
+    // Federation routes are served on the main listener too: plain HTTP on loopback is how
+    // tests and `npm run dev:federation` federate.
     url = await app.listen({ host: config.listen.host, port: config.listen.port });
+    if (config.federation.tls !== undefined) tls = await startTlsListener(app, config.federation.tls);
   } catch (error) {
+    await app.close();
+    await Promise.all(participants.map((participant) => participant.close?.()));
+    await federation.close();
     await db.close();
     throw error;
   }
-  app.log.info({ serverName: config.serverName, url, database: db.dialect }, "myelin homeserver listening");
+  await federation.outbound.start();
+  for (const participant of participants) participant.start?.();
+  app.log.info(
+    { serverName: config.serverName, url, federationUrl: tls?.url, database: db.dialect },
+    "myelin homeserver listening",
+  );
   return {
     app,
     ctx,
     url,
+    ...(tls !== undefined ? { federationUrl: tls.url } : {}),
     close: async () => {
       ctx.notifier.close();
       // In-flight requests get a grace period; connections a client left half-open do not hold
       // the shutdown beyond it (an unanswered send is retried by its client, idempotently).
       const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      await app.close();
+      await Promise.all([app.close(), tls?.close()]);
       clearTimeout(force);
+      await Promise.all(participants.map((participant) => participant.close?.()));
+      await federation.close();
       await db.close();
     },
   };

@@ -70,10 +70,12 @@ export interface ServerOptions {
   /** Run the compiled server in dist/ (npm run build) as `npm start` does, instead of the sources. */
   readonly compiled?: boolean;
   readonly env?: Record<string, string>;
+  /** The port to listen on (default: a free one), for servers that must know each other's address first. */
+  readonly port?: number;
 }
 
 export async function startServerProcess(options: ServerOptions = {}): Promise<ServerProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dataDir = mkdtempSync(join(tmpdir(), "myelin-test-"));
   const postgres = options.backend === "postgres" ? await createPostgresDatabase() : undefined;
   const database = postgres?.url ?? join(dataDir, "myelin.db");

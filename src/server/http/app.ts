@@ -58,6 +58,9 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
     reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
     reply.header("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization");
     if (request.method === "OPTIONS") return reply.code(204).send();
+    // Other servers are limited per verified origin by the federation router (they share
+    // addresses, loopback above all); the key API answers from a cache.
+    if (isServerServerPath(request.url)) return;
     const wait = limiter.take(accessToken(request) ?? request.ip);
     if (wait > 0) throw limitExceeded(wait);
   });
@@ -72,7 +75,8 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
     let matrix: MatrixError;
     if (error instanceof MatrixError) matrix = error;
-    else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") matrix = tooLarge(config.limits.maxBodyBytes);
+    else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+      matrix = tooLarge(request.routeOptions.bodyLimit ?? config.limits.maxBodyBytes);
     else if (
       error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" ||
       error.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
@@ -89,6 +93,11 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
     void reply.code(matrix.status).send(matrix.toJSON());
   });
   return app;
+}
+
+/** The federation and key APIs, which other servers call. */
+export function isServerServerPath(url: string): boolean {
+  return url.startsWith("/_matrix/federation/") || url.startsWith("/_matrix/key/");
 }
 
 /** Registers `register` under the client-server API's current and legacy prefixes. */

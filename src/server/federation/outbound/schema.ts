@@ -1,0 +1,30 @@
+// Tables of the outbound queue: items per destination in order (our PDUs by event ID, EDUs as
+// JSON), and per destination the transaction in flight and the counter its IDs come from.
+import type { Migrations } from "../../storage/database.js";
+
+export const outboundMigrations: Migrations = {
+  component: "federation_outbound",
+  versions: [
+    [
+      // txn_id: set on the items of the transaction in flight, which are sent again as they are
+      // (same ID, so the peer answers a repeat from its store) until a 200 deletes them.
+      `CREATE TABLE federation_outbound_items (
+        destination TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        event_id TEXT,
+        edu TEXT,
+        txn_id TEXT,
+        PRIMARY KEY (destination, seq)
+      )`,
+      // Transaction IDs are `<txn_prefix>.<n>`: the prefix is the time the row was made, so IDs
+      // stay unique at the peer even if this database is wiped and the counter starts again.
+      `CREATE TABLE federation_outbound_destinations (
+        destination TEXT PRIMARY KEY,
+        txn_prefix TEXT NOT NULL,
+        next_txn BIGINT NOT NULL,
+        txn_id TEXT,
+        rejections INTEGER NOT NULL
+      )`,
+    ],
+  ],
+};
