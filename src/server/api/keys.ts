@@ -3,39 +3,23 @@
 import type { FastifyInstance } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
-import { badJson, missingParam } from "../errors.js";
+import { missingParam } from "../errors.js";
+import { claimKeys, keysTimeout, queryKeys } from "../federation/edus/remoteKeys.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, isJsonObject, optionalObject, type JsonObject } from "../http/body.js";
+import { bodyObject, isJsonObject, optionalObject } from "../http/body.js";
 import { checkPassword } from "../services/accounts.js";
-import { changedUsers } from "../services/deviceLists.js";
 import {
   checkCrossSigningUpload,
-  claimKeys,
   crossSigningNeedsAuth,
-  keysMigrations,
-  listKeys,
-  queryKeys,
   storeCrossSigningKeys,
-  uploadKeys,
-  uploadSignatures,
-} from "../services/keys.js";
+} from "../services/crossSigning.js";
+import { changedUsers } from "../services/deviceLists.js";
+import { claimRequest, queryRequest } from "../services/keyRequests.js";
+import { keysMigrations, listKeys, uploadKeys } from "../services/keys.js";
+import { uploadSignatures } from "../services/keySignatures.js";
 import type { Session } from "../services/sessions.js";
 import { requireUia, type UiaRequest } from "../services/uia.js";
 import { parseToken } from "./rooms.js";
-
-/** A required object field whose values are all `check`ed; M_BAD_JSON naming `what` otherwise. */
-function mapOf<T>(body: JsonObject, field: string, check: (value: unknown) => value is T, what: string) {
-  const value = body[field];
-  if (value === undefined || value === null) throw missingParam(field);
-  if (!isJsonObject(value) || !Object.values(value).every(check))
-    throw badJson(`${field} must map user IDs to ${what}`);
-  return value as Record<string, T>;
-}
-
-const isStringList = (value: unknown): value is string[] =>
-  Array.isArray(value) && value.every((v) => typeof v === "string");
-const isAlgorithmMap = (value: unknown): value is Record<string, string> =>
-  isJsonObject(value) && Object.values(value).every((v) => typeof v === "string");
 
 /** UIA with m.login.password for the account's own password (replacing cross-signing keys). */
 function passwordUia(ctx: ServerContext, session: Session): UiaRequest {
@@ -76,21 +60,17 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
     return listKeys(ctx.db, userId, deviceId);
   });
 
+  // Users of other servers are asked through federation (federation/edus/remoteKeys.ts).
   api.post("/keys/query", async (request) => {
     const { userId } = await requireSession(ctx, request);
-    const wanted = mapOf(bodyObject(request.body), "device_keys", isStringList, "lists of device IDs");
-    return { failures: {}, ...(await queryKeys(ctx, userId, wanted)) };
+    const body = bodyObject(request.body);
+    return queryKeys(ctx, userId, queryRequest(body), keysTimeout(body.timeout));
   });
 
   api.post("/keys/claim", async (request) => {
     await requireSession(ctx, request);
-    const wanted = mapOf(
-      bodyObject(request.body),
-      "one_time_keys",
-      isAlgorithmMap,
-      "maps of device ID to algorithm",
-    );
-    return { failures: {}, one_time_keys: await claimKeys(ctx, wanted) };
+    const body = bodyObject(request.body);
+    return claimKeys(ctx, claimRequest(body), keysTimeout(body.timeout));
   });
 
   api.get("/keys/changes", async (request) => {

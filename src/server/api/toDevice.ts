@@ -1,6 +1,6 @@
 // PUT /sendToDevice/{eventType}/{txnId} (client-server spec v1.11, "Send-to-Device messaging").
-// Welcomes travel this way (section 9). Messages to users of other servers are accepted and
-// dropped until federation exists; the sender cannot tell, as with any unreachable device.
+// Welcomes travel this way (section 9). Messages to users of other servers go out as
+// m.direct_to_device EDUs (services/toDevice.ts).
 import type { FastifyInstance } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
@@ -39,9 +39,12 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
       messages,
       serverName: ctx.config.serverName,
       now: ctx.clock.now(),
+      outbound: ctx.federation.outbound,
     };
-    const recipients = await ctx.db.write((tx) => storeToDevice(tx, input));
-    if (recipients !== undefined) ctx.notifier.wake(recipients);
+    const stored = await ctx.db.write((tx) => storeToDevice(tx, input));
+    if (stored === undefined) return {};
+    ctx.notifier.wake(stored.recipients);
+    if (stored.queued) ctx.federation.outbound.wake();
     return {};
   });
 }

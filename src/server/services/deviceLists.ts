@@ -1,6 +1,8 @@
 // Device list changes: a user's list changes when a device's keys are uploaded or changed, a
 // device is deleted, or their cross-signing keys change. Each change is a row at its own stream
-// position, so /sync and /keys/changes see exactly the changes between two tokens.
+// position, so /sync and /keys/changes see exactly the changes between two tokens. Users of other
+// servers have rows too: their server announced a change (m.device_list_update), and each local
+// user who may share a room with them gets a row of their own (only_for).
 import type { ServerContext } from "../context.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 
@@ -13,6 +15,42 @@ export const DEVICE_LIST_TABLES = [
     only_for TEXT
   )`,
 ];
+
+// The stream of m.device_list_update EDUs of each local user (server-server spec): the stream_id
+// of the last change, which the next EDU names in prev_id and GET /user/devices returns.
+export const DEVICE_LIST_STREAM_TABLES = [
+  `CREATE TABLE device_list_streams (
+    user_id TEXT PRIMARY KEY,
+    stream_id BIGINT NOT NULL
+  )`,
+];
+
+/** The stream_id of a local user's device list now: that of its last change, 0 before any. */
+export async function deviceListStreamId(q: Queryable, userId: string): Promise<number> {
+  const row = await q.get<{ stream_id: number | string }>(
+    "SELECT stream_id FROM device_list_streams WHERE user_id = ?",
+    [userId],
+  );
+  return row === undefined ? 0 : Number(row.stream_id);
+}
+
+/** Moves a local user's device list stream to `streamId`; returns the previous stream_id, if any. */
+export async function advanceDeviceListStream(
+  tx: WriteTransaction,
+  userId: string,
+  streamId: number,
+): Promise<number | undefined> {
+  const previous = await tx.get<{ stream_id: number | string }>(
+    "SELECT stream_id FROM device_list_streams WHERE user_id = ?",
+    [userId],
+  );
+  await tx.run(
+    `INSERT INTO device_list_streams (user_id, stream_id) VALUES (?, ?)
+     ON CONFLICT (user_id) DO UPDATE SET stream_id = excluded.stream_id`,
+    [userId, streamId],
+  );
+  return previous === undefined ? undefined : Number(previous.stream_id);
+}
 
 /** Records that `userId`'s device list changed; returns the change's stream position. */
 export async function markDeviceListChanged(
@@ -56,8 +94,12 @@ export async function changedUsers(
   return rows.map((row) => row.user_id);
 }
 
-/** Wakes the long-polling syncs of everyone who hears of a change to `userId`'s device list. */
+/**
+ * After a write that changed a local user's device list: wakes the long-polling syncs of everyone
+ * who hears of it, and the outbound queue that carries its announcement to other servers.
+ */
 export async function wakeForDeviceListChange(ctx: ServerContext, userId: string): Promise<void> {
+  ctx.federation.outbound.wake();
   const rows = await ctx.db.all<{ user_id: string }>(
     `SELECT DISTINCT user_id FROM (${SHARES_A_ROOM}) shared`,
     [userId],

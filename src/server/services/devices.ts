@@ -6,7 +6,7 @@ import { invalidParam } from "../errors.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { wakeForDeviceListChange } from "./deviceLists.js";
 import { deleteDeviceKeys } from "./keys.js";
-import type { Session, Sessions } from "./sessions.js";
+import type { Session } from "./sessions.js";
 
 /** A device as GET /devices shows it. */
 export interface Device {
@@ -135,13 +135,14 @@ export async function renameDevice(
  */
 export async function removeDevices(
   tx: WriteTransaction,
-  sessions: Sessions,
+  ctx: ServerContext,
   userId: string,
   deviceIds: readonly string[],
 ): Promise<void> {
   for (const deviceId of deviceIds) {
-    await sessions.revokeDevice(tx, userId, deviceId);
-    await deleteDeviceKeys(tx, userId, deviceId);
+    await ctx.sessions.revokeDevice(tx, userId, deviceId);
+    // Servers sharing a room with the user hear of the deletion (m.device_list_update).
+    await deleteDeviceKeys(tx, userId, deviceId, ctx);
     await tx.run("DELETE FROM devices WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
   }
 }
@@ -151,7 +152,7 @@ export async function deleteDevices(
   userId: string,
   deviceIds: readonly string[],
 ): Promise<void> {
-  await ctx.db.write((tx) => removeDevices(tx, ctx.sessions, userId, deviceIds));
+  await ctx.db.write((tx) => removeDevices(tx, ctx, userId, deviceIds));
   await wakeForDeviceListChange(ctx, userId);
 }
 
@@ -163,7 +164,7 @@ export async function deleteAllDevices(ctx: ServerContext, userId: string): Prom
     ]);
     await removeDevices(
       tx,
-      ctx.sessions,
+      ctx,
       userId,
       rows.map((row) => row.device_id),
     );

@@ -1,8 +1,16 @@
 // Send-to-device messaging: each message is stored in the recipient device's inbox at its own
 // stream position, delivered through /sync in position order, and deleted once the device syncs
-// past it. Sends are idempotent per (sender user, sender device, transaction ID).
+// past it. Sends are idempotent per (sender user, sender device, transaction ID). Messages for
+// users of other servers leave in one m.direct_to_device EDU per server, queued in the same
+// write; those other servers send arrive through federation/edus/toDevice.ts.
+import { randomBytes } from "node:crypto";
+import { encodeBase64Url } from "../../protocol/base64.js";
+import { userIdServerName } from "../../protocol/identifiers.js";
+import type { OutboundQueue } from "../federation/types.js";
 import type { Session } from "./sessions.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
+
+export const DIRECT_TO_DEVICE = "m.direct_to_device";
 
 export const toDeviceMigrations: Migrations = {
   component: "to_device",
@@ -34,6 +42,16 @@ export const toDeviceMigrations: Migrations = {
         PRIMARY KEY (user_id, device_id, batch)
       )`,
     ],
+    [
+      // message_id of each m.direct_to_device EDU received, per origin server: a transaction
+      // sent again (or an EDU repeated) delivers nothing twice.
+      `CREATE TABLE to_device_federation_ids (
+        origin TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        received_ts BIGINT NOT NULL,
+        PRIMARY KEY (origin, message_id)
+      )`,
+    ],
   ],
 };
 
@@ -50,31 +68,17 @@ async function knownDevices(q: Queryable, userId: string): Promise<string[]> {
 }
 
 /**
- * Stores a send in one write job. Returns the local users who got a message (to wake), or
- * undefined when this transaction ID was already used by the sending device (nothing stored).
- * Only users of `serverName` receive anything: federation of to-device messages comes later.
+ * Puts messages into the inboxes of local users' devices ("*": every device the user has).
+ * Returns the users who got one. `messages` must name local users only.
  */
-export async function storeToDevice(
+export async function deliverToLocalDevices(
   tx: WriteTransaction,
-  input: {
-    sender: Session;
-    txnId: string;
-    type: string;
-    messages: ToDeviceMessages;
-    serverName: string;
-    now: number;
-  },
-): Promise<string[] | undefined> {
-  const { sender, txnId, type, messages, serverName, now } = input;
-  const fresh = await tx.run(
-    `INSERT INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES (?, ?, ?, ?)
-     ON CONFLICT (user_id, device_id, txn_id) DO NOTHING`,
-    [sender.userId, sender.deviceId, txnId, now],
-  );
-  if (fresh.changes === 0) return undefined;
+  sender: string,
+  type: string,
+  messages: ToDeviceMessages,
+): Promise<string[]> {
   const recipients: string[] = [];
   for (const [userId, byDevice] of Object.entries(messages)) {
-    if (userId.slice(userId.indexOf(":") + 1) !== serverName) continue;
     const devices = await knownDevices(tx, userId);
     const wildcard = byDevice["*"];
     let delivered = false;
@@ -84,13 +88,98 @@ export async function storeToDevice(
       if (content === undefined) continue;
       await tx.run(
         "INSERT INTO to_device_messages (position, user_id, device_id, sender, type, content) VALUES (?, ?, ?, ?, ?, ?)",
-        [tx.nextStreamPosition(), userId, deviceId, sender.userId, type, JSON.stringify(content)],
+        [tx.nextStreamPosition(), userId, deviceId, sender, type, JSON.stringify(content)],
       );
       delivered = true;
     }
     if (delivered) recipients.push(userId);
   }
   return recipients;
+}
+
+/** `messages` split into those for `serverName`'s users and those for each other server. */
+function splitByServer(
+  messages: ToDeviceMessages,
+  serverName: string,
+): { local: ToDeviceMessages; remote: Map<string, ToDeviceMessages> } {
+  const local: ToDeviceMessages = {};
+  const remote = new Map<string, ToDeviceMessages>();
+  for (const [userId, byDevice] of Object.entries(messages)) {
+    const server = userIdServerName(userId);
+    // A user ID without a valid server name reaches nobody, like an unknown device.
+    if (server === undefined) continue;
+    if (server === serverName) {
+      local[userId] = byDevice;
+      continue;
+    }
+    let forServer = remote.get(server);
+    if (forServer === undefined) {
+      forServer = {};
+      remote.set(server, forServer);
+    }
+    forServer[userId] = byDevice;
+  }
+  return { local, remote };
+}
+
+export interface ToDeviceSend {
+  readonly sender: Session;
+  readonly txnId: string;
+  readonly type: string;
+  readonly messages: ToDeviceMessages;
+  readonly serverName: string;
+  readonly now: number;
+  readonly outbound: OutboundQueue;
+}
+
+/**
+ * Stores a send in one write job: local users' messages in their inboxes, the others queued as
+ * one m.direct_to_device EDU per server. Returns the local users who got a message (to wake) and
+ * whether anything was queued (to wake the outbound queue), or undefined when this transaction
+ * ID was already used by the sending device (nothing stored).
+ */
+export async function storeToDevice(
+  tx: WriteTransaction,
+  input: ToDeviceSend,
+): Promise<{ recipients: string[]; queued: boolean } | undefined> {
+  const { sender, txnId, type, messages, serverName, now } = input;
+  const fresh = await tx.run(
+    `INSERT INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES (?, ?, ?, ?)
+     ON CONFLICT (user_id, device_id, txn_id) DO NOTHING`,
+    [sender.userId, sender.deviceId, txnId, now],
+  );
+  if (fresh.changes === 0) return undefined;
+  const { local, remote } = splitByServer(messages, serverName);
+  const recipients = await deliverToLocalDevices(tx, sender.userId, type, local);
+  for (const [server, forServer] of remote) {
+    // message_id: at most 32 characters (server-server spec); 16 random bytes make 22.
+    const content = {
+      sender: sender.userId,
+      type,
+      message_id: encodeBase64Url(randomBytes(16)),
+      messages: forServer,
+    };
+    await input.outbound.enqueueEdu(tx, server, { edu_type: DIRECT_TO_DEVICE, content });
+  }
+  return { recipients, queued: remote.size > 0 };
+}
+
+/**
+ * Records an m.direct_to_device EDU's message_id for its origin; false when it was seen before
+ * (a repeated transaction or EDU), and then nothing is to be delivered.
+ */
+export async function firstReceipt(
+  tx: WriteTransaction,
+  origin: string,
+  messageId: string,
+  now: number,
+): Promise<boolean> {
+  const fresh = await tx.run(
+    `INSERT INTO to_device_federation_ids (origin, message_id, received_ts) VALUES (?, ?, ?)
+     ON CONFLICT (origin, message_id) DO NOTHING`,
+    [origin, messageId, now],
+  );
+  return fresh.changes === 1;
 }
 
 export interface ToDeviceEvent {

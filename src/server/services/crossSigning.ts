@@ -1,0 +1,238 @@
+// Cross-signing keys (client-server spec, "Cross-signing"): each user's master, self-signing and
+// user-signing keys, checked on upload, published with the signatures uploaded for them, and
+// announced to the servers sharing a room with the user when they change.
+import { canonicalJson } from "../../protocol/canonicalJson.js";
+import type { ProtocolCrypto } from "../../protocol/crypto.js";
+import type { ServerContext } from "../context.js";
+import { MatrixError, badJson, forbidden, invalidParam, missingParam } from "../errors.js";
+import { announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
+import { isJsonObject, type JsonObject } from "../http/body.js";
+import type { Queryable } from "../storage/database.js";
+import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
+import {
+  ed25519Key,
+  isSignatures,
+  isStringMap,
+  signedPartJson,
+  verifies,
+  withSignatures,
+  type SignatureRow,
+} from "./keyJson.js";
+
+export const CROSS_SIGNING_USAGES = ["master", "self_signing", "user_signing"] as const;
+export type CrossSigningUsage = (typeof CROSS_SIGNING_USAGES)[number];
+
+export interface CrossSigningKey {
+  readonly usage: CrossSigningUsage;
+  /** Unpadded base64 Ed25519 public key, as in its key ID `ed25519:<key>`. */
+  readonly publicKey: string;
+  readonly json: JsonObject;
+}
+
+export async function crossSigningKeys(q: Queryable, userId: string): Promise<CrossSigningKey[]> {
+  const rows = await q.all<{ usage: CrossSigningUsage; public_key: string; key_json: string }>(
+    "SELECT usage, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = ?",
+    [userId],
+  );
+  return rows.map((row) => ({ usage: row.usage, publicKey: row.public_key, json: JSON.parse(row.key_json) }));
+}
+
+export async function crossSigningKey(q: Queryable, userId: string, usage: CrossSigningUsage) {
+  return (await crossSigningKeys(q, userId)).find((key) => key.usage === usage);
+}
+
+/**
+ * Signatures uploaded for `userId`'s keys that a requester may see: the owner's and, when a
+ * local user asks, that user's own (another server asks with `requester` undefined).
+ */
+export async function uploadedSignatures(
+  q: Queryable,
+  userId: string,
+  requester: string | undefined,
+): Promise<SignatureRow[]> {
+  return q.all<SignatureRow>(
+    `SELECT target_key, signer_user_id, signer_key_id, signature FROM e2e_signatures
+     WHERE target_user_id = ? AND (signer_user_id = target_user_id OR signer_user_id = ?)`,
+    [userId, requester ?? userId],
+  );
+}
+
+export type PublishedCrossSigningKeys = Partial<Record<CrossSigningUsage, JsonObject>>;
+
+/**
+ * The user's cross-signing keys as /keys/query shows them: the master key with the signatures in
+ * `signatures` (see uploadedSignatures), the self-signing key with its owner's, and the
+ * user-signing key only to its owner.
+ */
+export async function publishedCrossSigningKeys(
+  q: Queryable,
+  userId: string,
+  requester: string | undefined,
+  signatures: readonly SignatureRow[],
+): Promise<PublishedCrossSigningKeys> {
+  const published: PublishedCrossSigningKeys = {};
+  const onKey = (key: string, anySigner: boolean) =>
+    signatures.filter((s) => s.target_key === key && (anySigner || s.signer_user_id === userId));
+  for (const key of await crossSigningKeys(q, userId)) {
+    if (key.usage === "user_signing" && requester !== userId) continue;
+    published[key.usage] = withSignatures(key.json, onKey(key.publicKey, key.usage === "master"));
+  }
+  return published;
+}
+
+/** The master and self-signing keys as other servers see them (m.signing_key_update, /user/devices). */
+export async function federatedSigningKeys(
+  q: Queryable,
+  userId: string,
+): Promise<{ master_key?: JsonObject; self_signing_key?: JsonObject }> {
+  const keys = await publishedCrossSigningKeys(
+    q,
+    userId,
+    undefined,
+    await uploadedSignatures(q, userId, undefined),
+  );
+  return {
+    ...(keys.master !== undefined && { master_key: keys.master }),
+    ...(keys.self_signing !== undefined && { self_signing_key: keys.self_signing }),
+  };
+}
+
+/**
+ * Checks one cross-signing key's shape: its owner, usage and single Ed25519 key. Throws
+ * MatrixError (M_BAD_JSON, M_INVALID_PARAM) naming `${usage}_key`.
+ */
+export function checkCrossSigningKey(
+  userId: string,
+  usage: CrossSigningUsage,
+  value: unknown,
+): CrossSigningKey {
+  const field = `${usage}_key`;
+  if (!isJsonObject(value)) throw badJson(`${field} must be an object`);
+  if (value.user_id !== userId) throw invalidParam(`${field}.user_id is not ${userId}`);
+  const usages = value.usage;
+  if (
+    !Array.isArray(usages) ||
+    !usages.includes(usage) ||
+    !usages.every((u) => (CROSS_SIGNING_USAGES as readonly unknown[]).includes(u))
+  ) {
+    throw invalidParam(`${field}.usage must include "${usage}"`);
+  }
+  const keys = value.keys;
+  if (!isStringMap(keys) || Object.keys(keys).length !== 1)
+    throw invalidParam(`${field}.keys must hold one key`);
+  const [keyId, publicKey] = Object.entries(keys)[0] as [string, string];
+  if (keyId !== `ed25519:${publicKey}` || ed25519Key(publicKey) === undefined) {
+    throw invalidParam(
+      `${field}.keys must be {"ed25519:<key>": "<key>"} with an unpadded base64 Ed25519 key`,
+    );
+  }
+  if (value.signatures !== undefined && !isSignatures(value.signatures)) {
+    throw badJson(`${field}.signatures must map user IDs to signatures`);
+  }
+  const { unsigned: _unsigned, ...json } = value;
+  signedPartJson(json, field);
+  return { usage, publicKey, json };
+}
+
+/** True when `key` carries its owner's master key's signature. */
+export function signedByMaster(
+  crypto: ProtocolCrypto,
+  userId: string,
+  key: CrossSigningKey,
+  master: CrossSigningKey,
+): boolean {
+  const masterKey = ed25519Key(master.publicKey) as Uint8Array;
+  return verifies(crypto, key.json, userId, `ed25519:${master.publicKey}`, masterKey);
+}
+
+export type CrossSigningUpload = Partial<Record<CrossSigningUsage, CrossSigningKey>>;
+
+/**
+ * Checks POST /keys/device_signing/upload: each key's shape, the master key's signature on the
+ * others (the uploaded master, else the stored one), and that no key collides with a device ID.
+ */
+export async function checkCrossSigningUpload(
+  ctx: ServerContext,
+  userId: string,
+  body: JsonObject,
+): Promise<CrossSigningUpload> {
+  const upload: CrossSigningUpload = {};
+  for (const usage of CROSS_SIGNING_USAGES) {
+    const value = body[`${usage}_key`];
+    if (value !== undefined && value !== null) upload[usage] = checkCrossSigningKey(userId, usage, value);
+  }
+  const master = upload.master ?? (await crossSigningKey(ctx.db, userId, "master"));
+  for (const usage of ["self_signing", "user_signing"] as const) {
+    const key = upload[usage];
+    if (key === undefined) continue;
+    if (master === undefined) throw missingParam("master_key");
+    if (!signedByMaster(ctx.crypto, userId, key, master)) {
+      throw new MatrixError(400, "M_INVALID_SIGNATURE", `${usage}_key is not signed by the master key`);
+    }
+  }
+  const devices = await ctx.db.all<{ device_id: string }>(
+    `SELECT device_id FROM e2e_device_keys WHERE user_id = ?
+     UNION SELECT device_id FROM devices WHERE user_id = ?`,
+    [userId, userId],
+  );
+  for (const key of Object.values(upload)) {
+    if (devices.some((d) => d.device_id === key.publicKey)) throw forbidden("Key ID in use");
+  }
+  return upload;
+}
+
+/**
+ * User-interactive authentication is needed when a master key exists and the upload holds any
+ * key other than the stored one (cross-signing spec: identical re-uploads need none).
+ */
+export async function crossSigningNeedsAuth(
+  ctx: ServerContext,
+  userId: string,
+  upload: CrossSigningUpload,
+): Promise<boolean> {
+  const stored = await crossSigningKeys(ctx.db, userId);
+  if (!stored.some((key) => key.usage === "master")) return false;
+  return Object.values(upload).some((key) => {
+    const old = stored.find((s) => s.usage === key.usage);
+    return old === undefined || canonicalJson(old.json) !== canonicalJson(key.json);
+  });
+}
+
+/**
+ * Stores the uploaded cross-signing keys; a change marks the user's device list changed and, when
+ * the master or self-signing key changed, is announced to the servers sharing a room with them.
+ */
+export async function storeCrossSigningKeys(
+  ctx: ServerContext,
+  userId: string,
+  upload: CrossSigningUpload,
+): Promise<void> {
+  const changed = await ctx.db.write(async (tx) => {
+    const stored = await crossSigningKeys(tx, userId);
+    const changedUsages: CrossSigningUsage[] = [];
+    for (const key of Object.values(upload)) {
+      const old = stored.find((s) => s.usage === key.usage);
+      if (old !== undefined && canonicalJson(old.json) === canonicalJson(key.json)) continue;
+      if (old !== undefined && old.publicKey !== key.publicKey) {
+        await tx.run("DELETE FROM e2e_signatures WHERE target_user_id = ? AND target_key = ?", [
+          userId,
+          old.publicKey,
+        ]);
+      }
+      await tx.run(
+        `INSERT INTO e2e_cross_signing_keys (user_id, usage, public_key, key_json) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user_id, usage) DO UPDATE SET public_key = excluded.public_key, key_json = excluded.key_json`,
+        [userId, key.usage, key.publicKey, canonicalJson(key.json)],
+      );
+      changedUsages.push(key.usage);
+    }
+    if (changedUsages.length === 0) return false;
+    await markDeviceListChanged(tx, userId);
+    // The user-signing key is the owner's business alone: other servers never see it.
+    if (changedUsages.some((usage) => usage !== "user_signing")) {
+      await announceSigningKeys(tx, ctx, userId, await federatedSigningKeys(tx, userId));
+    }
+    return true;
+  });
+  if (changed) await wakeForDeviceListChange(ctx, userId);
+}

@@ -1,0 +1,28 @@
+// The bodies of key queries and claims, the same for local clients (/keys/query, /keys/claim)
+// and other servers (/user/keys/query, /user/keys/claim): M_MISSING_PARAM or M_BAD_JSON when wrong.
+import { badJson, missingParam } from "../errors.js";
+import { isJsonObject, type JsonObject } from "../http/body.js";
+
+/** A required object field whose values are all `check`ed; M_BAD_JSON naming `what` otherwise. */
+function mapOf<T>(body: JsonObject, field: string, check: (value: unknown) => value is T, what: string) {
+  const value = body[field];
+  if (value === undefined || value === null) throw missingParam(field);
+  if (!isJsonObject(value) || !Object.values(value).every(check))
+    throw badJson(`${field} must map user IDs to ${what}`);
+  return value as Record<string, T>;
+}
+
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === "string");
+const isAlgorithmMap = (value: unknown): value is Record<string, string> =>
+  isJsonObject(value) && Object.values(value).every((v) => typeof v === "string");
+
+/** `device_keys`: user ID → device IDs (empty: every device). */
+export function queryRequest(body: JsonObject): Record<string, string[]> {
+  return mapOf(body, "device_keys", isStringList, "lists of device IDs");
+}
+
+/** `one_time_keys`: user ID → device ID → algorithm. */
+export function claimRequest(body: JsonObject): Record<string, Record<string, string>> {
+  return mapOf(body, "one_time_keys", isAlgorithmMap, "maps of device ID to algorithm");
+}
