@@ -50,6 +50,7 @@ import { serverOf } from "./rooms/commitPlan.js";
 import {
   planAddDevices,
   planCommitLeavers,
+  planFederationChange,
   planRemove,
   planSelfUpdate,
   planSetState,
@@ -59,6 +60,7 @@ import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
 import { RoomEvents } from "./rooms/roomEvents.js";
 import { RoomMessages } from "./rooms/roomMessages.js";
 import { newRoomRecord, type RoomEvent, type RoomRecord } from "./rooms/roomRecord.js";
+import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
 import { SerialQueue } from "./serialQueue.js";
 import type { ClientStore } from "./store/clientStore.js";
 import { SYNC_FILTER, type SyncResponse } from "./sync/syncResponse.js";
@@ -99,6 +101,7 @@ export class MyelinClient {
   private readonly roomEvents: RoomEvents;
   private readonly commits: RoomCommits;
   private readonly messages_: RoomMessages;
+  private readonly rewelcome: Rewelcome;
   private loop: { abort: AbortController; done: Promise<void> } | undefined;
   private syncWaiters: (() => void)[] = [];
   private syncing: Promise<void> | undefined;
@@ -149,6 +152,20 @@ export class MyelinClient {
       nextSync,
       refreshAfterRemoval: (roomId) => this.selfUpdate(roomId),
       commitPendingProposals: (roomId) => this.commitLeavers(roomId),
+    });
+    this.rewelcome = new Rewelcome({
+      data,
+      http: this.http,
+      queue: this.queue,
+      pool: this.pool,
+      own,
+      emit,
+      newId: randomId,
+      commit: async (roomId, userId, deviceId, planner) => {
+        const outcome = await this.commits.run(roomId, { kind: "rewelcome", userId, deviceId }, planner);
+        // The re-added device's old leaf went without an update path: refresh ours.
+        if (outcome === "accepted") await this.selfUpdate(roomId);
+      },
     });
   }
 
@@ -340,6 +357,15 @@ export class MyelinClient {
     for (const event of sync.to_device?.events ?? []) {
       if (event.type === "m.room.encrypted" && typeof event.content.ciphertext === "string") {
         await this.acceptWelcome(event.content.ciphertext, event.sender);
+      } else if (event.type === REWELCOME_REQUEST_TYPE) {
+        // Not awaited: the commit it makes waits for later sync passes.
+        void this.rewelcome.handle(event.sender, event.content).catch((error: unknown) =>
+          this.emit({
+            kind: "error",
+            error: "sync",
+            reason: `re-welcome of ${event.sender}: ${String(error)}`,
+          }),
+        );
       }
     }
     for (const [roomId, invite] of Object.entries(sync.rooms?.invite ?? {})) {
@@ -358,6 +384,7 @@ export class MyelinClient {
         await this.ensureRoomVersion(room);
         const gap = joined.timeline?.limited ? await this.fillGap(room, joined.timeline.prev_batch) : [];
         await this.roomEvents.process(room, [...gap, ...timeline]);
+        await this.rewelcome.check(room, joined["de.bwi.mls.current_commit"]);
         await this.data.saveRoom(room);
       });
     }
@@ -441,6 +468,8 @@ export class MyelinClient {
       const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
       if (this.data.groups.has(roomId) && !room.removed) return;
       room.removed = false;
+      room.rewelcomeRequested = false;
+      room.currentCommitId = undefined; // the next sync names the commit the Welcome follows
       room.joinedEpoch = Number(groupEpoch(group));
       room.epochLeftAt = {};
       room.pending = undefined;
@@ -732,6 +761,23 @@ export class MyelinClient {
 
   setTopic(roomId: string, topic: string): Promise<void> {
     return this.setRoomState(roomId, "m.room.topic", "", { topic });
+  }
+
+  /**
+   * Changes which servers order commits (`powers`, highest rank first) and which may propose
+   * them; the promotion rule (R9.9) lets a server never demote those ranked above it.
+   */
+  async setFederation(
+    roomId: string,
+    change: { readonly powers?: readonly string[]; readonly canPropose?: readonly string[] },
+  ): Promise<void> {
+    this.joinedRoom(roomId);
+    await this.commits.run(roomId, { kind: "federation" }, planFederationChange(change));
+  }
+
+  /** The room's federation object as of the current commit this device knows (section 3). */
+  federation(roomId: string): FederationObject | undefined {
+    return this.data.rooms.get(roomId)?.federation;
   }
 
   /** Removes a user's devices (or one device) from the group, then refreshes our keys (see README). */

@@ -26,6 +26,8 @@ export type CommitIntent =
   | { readonly kind: "remove"; readonly userId: string; readonly deviceId?: string }
   | { readonly kind: "setState"; readonly eventType: string; readonly stateKey: string }
   | { readonly kind: "selfUpdate" }
+  | { readonly kind: "rewelcome"; readonly userId: string; readonly deviceId: string }
+  | { readonly kind: "federation" }
   | { readonly kind: "commitProposals" };
 
 export type CommitOutcome =
@@ -54,6 +56,8 @@ export type ClientEvent =
   | { readonly kind: "invite"; readonly roomId: string; readonly inviter?: string }
   | { readonly kind: "joined"; readonly roomId: string }
   | { readonly kind: "removed"; readonly roomId: string }
+  /** Another commit won a fork (section 5) and our group is on the losing side: we asked to be welcomed again. */
+  | { readonly kind: "resync"; readonly roomId: string; readonly winningCommit: string }
   | {
       readonly kind: "commit";
       readonly roomId: string;

@@ -50,6 +50,12 @@ export class KeyPackagePool {
     if (lastResort.length > 0) await this.forgetOldLastResort();
   }
 
+  /** One more one-time key package, kept but not uploaded: handed to a member directly. */
+  async fresh(): Promise<DeviceKeyPackage> {
+    const [made] = await this.make(1, false);
+    return made as DeviceKeyPackage;
+  }
+
   /** The key package a Welcome names (by KeyPackageRef), if it is one of ours. */
   async find(
     refs: readonly string[],

@@ -21,3 +21,12 @@ export function roomIdServerName(roomId: string): string | undefined {
 export function isRoomId(value: unknown): value is string {
   return typeof value === "string" && roomIdServerName(value) !== undefined;
 }
+
+/** The server part of an `@localpart:server` user ID, or undefined. */
+export function userIdServerName(userId: string): string | undefined {
+  if (!userId.startsWith("@") || userId.length > MAX_ID_BYTES) return undefined;
+  const colon = userId.indexOf(":");
+  if (colon <= 1) return undefined;
+  const server = userId.slice(colon + 1);
+  return isValidServerName(server) ? server : undefined;
+}

@@ -5,12 +5,15 @@ import { roomsComponent } from "./api/rooms.js";
 import { syncComponent } from "./api/sync.js";
 import { toDeviceComponent } from "./api/toDevice.js";
 import { versionsComponent } from "./api/versions.js";
-import type { ServerComponent } from "./component.js";
+import { transportComponent, type FederationComponent } from "./federation/transport/federationComponent.js";
+import { outboundMigrations } from "./federation/outbound/schema.js";
+import { eduHandlers, keysFederationRoutes } from "./federation/edus/index.js";
+import { roomFederation } from "./federation/rooms/roomFederation.js";
 import { getFilter } from "./services/filters.js";
 import { acknowledgeToDevice, keysSyncPart } from "./services/keysSync.js";
 import { sessionMigrations } from "./services/sessions.js";
 
-export const components: readonly ServerComponent[] = [
+export const components: readonly FederationComponent[] = [
   { name: "sessions", migrations: sessionMigrations },
   versionsComponent,
   accountsComponent,
@@ -23,4 +26,30 @@ export const components: readonly ServerComponent[] = [
     acknowledge: (ctx, input) => acknowledgeToDevice(ctx, input.userId, input.deviceId, input.since),
     storedFilter: getFilter,
   }),
+  transportComponent,
+  { name: "federation_outbound", migrations: outboundMigrations },
+
+  {
+    name: "federation_edus",
+    federation: (ctx) => ({
+      routes: keysFederationRoutes(ctx),
+      registerHandlers: (handlers) => {
+        for (const [type, handler] of Object.entries(eduHandlers(ctx)))
+          handlers.registerEduHandler(type, handler);
+      },
+    }),
+  },
+  {
+    name: "federation_rooms",
+    federation: (ctx) => {
+      const rooms = roomFederation(ctx);
+      return {
+        routes: (router) => rooms.routes(router),
+        registerHandlers: (handlers) =>
+          handlers.registerPduHandler((origin, pdus) => rooms.receivePdus(origin, pdus)),
+        start: () => rooms.start(),
+        close: () => rooms.close(),
+      };
+    },
+  },
 ];

@@ -79,3 +79,22 @@ export function texts(events: readonly ClientEvent[], roomId: string): string[] 
 export function errors(events: readonly ClientEvent[]): ClientEvent[] {
   return events.filter((e) => e.kind === "error");
 }
+
+/**
+ * Syncs the clients again and again until `done` holds (events cross servers asynchronously);
+ * throws with `what` after `timeoutMs`.
+ */
+export async function syncUntil(
+  clients: readonly TestClient[],
+  done: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const test of clients) await test.client.syncOnce(0);
+    if (await done()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -531,6 +531,18 @@ export function groupRoomId(state: GroupState): string {
 }
 
 /** Section 11: the members come from the group, each leaf with its section 9 credential. */
+/**
+ * Whether the group already holds the leaf of this key package (D20 string): the same HPKE
+ * encryption key. A re-welcome (docs/client-sdk.md) is done once its key package is in the group.
+ */
+export function groupHasKeyPackage(state: GroupState, wire: string): boolean {
+  const { leafNode } = decodeKeyPackage(wire);
+  return state.ratchetTree.some(
+    (node) =>
+      node?.nodeType === nodeTypes.leaf && equalBytes(node.leaf.hpkePublicKey, leafNode.hpkePublicKey),
+  );
+}
+
 export function groupMembers(state: GroupState): GroupMember[] {
   const members: GroupMember[] = [];
   state.ratchetTree.forEach((node, nodeIndex) => {

@@ -187,3 +187,28 @@ export function shouldCommitLeavers(room: RoomRecord, group: GroupState): boolea
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
+
+/**
+ * Section 3: a new `powers` (and optionally `can_propose`) for the room. Every entry must be in
+ * `servers`; the server rules (R9.9, the promotion rule) decide whether our server may make it.
+ */
+export function planFederationChange(change: {
+  readonly powers?: readonly string[];
+  readonly canPropose?: readonly string[];
+}): CommitPlanner {
+  return async (room) => {
+    const current = federationOf(room).federation;
+    const powers = change.powers ?? current.powers;
+    const canPropose = change.canPropose ?? current.canPropose;
+    const outside = [...powers, ...canPropose].filter((server) => !current.servers.includes(server));
+    if (outside.length > 0) {
+      throw new MyelinError("BAD_STATE", `not in the room's servers: ${[...new Set(outside)].join(", ")}`);
+    }
+    if (powers.length === 0) throw new MyelinError("BAD_STATE", "a room needs at least one power server");
+    const same =
+      JSON.stringify(powers) === JSON.stringify(current.powers) &&
+      JSON.stringify(canPropose) === JSON.stringify(current.canPropose);
+    if (same) return undefined;
+    return { federation: { ...federationOf(room), federation: { ...current, powers, canPropose } } };
+  };
+}

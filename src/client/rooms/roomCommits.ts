@@ -37,7 +37,12 @@ const MAX_ATTEMPTS = 8;
 /** Spec section 6: a pending commit has failed when nothing came back within len(powers) x 5 min. */
 const SLOT_MS = 5 * 60_000;
 
-type Sent = { kind: "sent"; id: string; powers: number } | { kind: "dropped" } | { kind: "raced" };
+type Sent =
+  | { kind: "sent"; id: string; powers: number }
+  | { kind: "dropped" }
+  | { kind: "raced" }
+  /** Another commit of ours is in flight in the room: one at a time (each builds on the last). */
+  | { kind: "busy" };
 
 export class RoomCommits {
   private readonly settled = new Map<string, CommitSettlement>();
@@ -60,6 +65,11 @@ export class RoomCommits {
   ): Promise<"accepted" | "dropped"> {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const sent = await this.deps.queue.run(roomId, () => this.makeAndSend(roomId, intent, planner));
+      if (sent.kind === "busy") {
+        attempt--; // waiting for our own commit is no lost race
+        await this.deps.nextSync();
+        continue;
+      }
       if (sent.kind === "dropped") {
         this.report(roomId, intent, "dropped", "nothing left to do");
         return "dropped";
@@ -103,7 +113,7 @@ export class RoomCommits {
     if (!room || !group || room.removed) {
       throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
     }
-    if (room.pending) throw new MyelinError("COMMIT_FAILED", `a commit is already in flight in ${roomId}`);
+    if (room.pending) return { kind: "busy" };
     await this.deps.ensureFederation(room);
     const plan = await planner(room, group);
     if (!plan) return { kind: "dropped" };

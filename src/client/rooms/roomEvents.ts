@@ -188,6 +188,7 @@ export class RoomEvents {
     room.needsPathUpdate = removed.length === 1;
     room.leavers = room.leavers.filter((leaver) => members.after.some((m) => m.userId === leaver.userId));
     room.epochLeftAt[String(current)] = this.deps.now();
+    room.currentCommitId = event.event_id;
     next = this.pruned(room, next);
     await this.deps.data.saveRoom(room, { group: next, pending: ours ? null : undefined });
     if (ours) this.deps.settle(room.roomId, ours.id, ownAccepted ? "accepted" : "lost");

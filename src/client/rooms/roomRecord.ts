@@ -52,6 +52,10 @@ export interface RoomRecord {
   membership: "invited" | "joined" | "left";
   inviter?: string;
   federation?: FederationObject;
+  /** The commit this device's group state follows (the last one it adopted). */
+  currentCommitId?: string;
+  /** Our group fell on the losing side of a fork: we asked the members to welcome us again. */
+  rewelcomeRequested?: boolean;
   /** Server's event ID of the last room event processed. */
   lastEventId?: string;
   /** When this device left each past epoch (ms), for security.window. */

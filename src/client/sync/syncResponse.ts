@@ -13,6 +13,8 @@ export interface SyncResponse {
           readonly prev_batch?: string;
         };
         readonly state?: { readonly events?: RoomEvent[] };
+        /** The room's current commit (this project's sync extension: docs/client-server-api.md). */
+        readonly "de.bwi.mls.current_commit"?: string;
       }
     >;
     readonly invite?: Record<

@@ -43,5 +43,15 @@ export const roomMigrations: Migrations = {
         PRIMARY KEY (user_id, device_id, txn_id)
       )`,
     ],
+    [
+      // Section 6: pending commits a power server of the room may apply, first received first.
+      `CREATE TABLE pending_commits (
+        room_id TEXT NOT NULL,
+        event_id TEXT NOT NULL PRIMARY KEY,
+        epoch BIGINT NOT NULL,
+        position BIGINT NOT NULL
+      )`,
+      "CREATE INDEX pending_commits_room ON pending_commits (room_id, epoch, position)",
+    ],
   ],
 };

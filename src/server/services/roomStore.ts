@@ -207,3 +207,19 @@ export function getSendContext(
     [userId, userId, deviceId, txnId, roomId],
   );
 }
+
+/** Section 6: a stored pending commit a power server of the room may apply, in arrival order. */
+export async function insertPendingCommit(
+  tx: WriteTransaction,
+  roomId: string,
+  eventId: string,
+  epoch: bigint,
+  position: number,
+): Promise<void> {
+  await tx.run("INSERT INTO pending_commits (room_id, event_id, epoch, position) VALUES (?, ?, ?, ?)", [
+    roomId,
+    eventId,
+    Number(epoch),
+    position,
+  ]);
+}

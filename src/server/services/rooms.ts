@@ -26,6 +26,7 @@ import {
   getMembership,
   getRoom,
   insertEvent,
+  insertPendingCommit,
   insertRoom,
   joinedLocalUsers,
   recordTxn,
@@ -34,6 +35,8 @@ import {
   type RoomRow,
 } from "./roomStore.js";
 import { markDeviceListChanged } from "./deviceLists.js";
+import { eventDestinations } from "../federation/rooms/destinations.js";
+import { sendRemoteInvite } from "../federation/rooms/outboundInvite.js";
 import type { Session } from "./sessions.js";
 
 const authEventCache = new Map<string, AuthEvent>();
@@ -46,11 +49,12 @@ export async function loadAuthEvent(q: Queryable, eventId: string): Promise<Auth
   const row = await getEvent(q, eventId);
   if (row === undefined) return undefined;
   const event = toAuthEvent(eventId, JSON.parse(row.pdu) as Pdu);
-  remember(event);
+  rememberAuthEvent(event);
   return event;
 }
 
-function remember(event: AuthEvent): void {
+/** Keeps a stored event's parsed form for the rules; events never change. */
+export function rememberAuthEvent(event: AuthEvent): void {
   if (authEventCache.size >= AUTH_CACHE_LIMIT) authEventCache.clear();
   authEventCache.set(event.eventId, event);
 }
@@ -190,7 +194,10 @@ export async function sendRoomEvent(
 ): Promise<string> {
   const result = await ctx.db.write((tx) => sendInTransaction(ctx, tx, session, request));
   // Read after the commit, off the single writer's path.
-  if (result.stored) ctx.notifier.wake(await joinedLocalUsers(ctx.db, request.roomId));
+  if (result.stored) {
+    ctx.federation.outbound.wake();
+    ctx.notifier.wake(await joinedLocalUsers(ctx.db, request.roomId));
+  }
   return result.eventId;
 }
 
@@ -244,11 +251,22 @@ async function sendInTransaction(
   const outcome =
     own.ok && epochZeroCommit && room.state.commit ? authorizeAgainstState(pdu, room.state) : own;
   if (!outcome.ok) throw rejectionToError(outcome.rejection, currentCommit(room.state));
-  await insertEvent(tx, eventId, pdu);
+  const position = await insertEvent(tx, eventId, pdu);
   if (kind === "commit") {
     await setCurrentCommit(tx, request.roomId, eventId);
-    remember({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
+    rememberAuthEvent({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
   }
+  // Section 6: a power server of the room may apply it in its window (federation/rooms/pendingCommits.ts).
+  if (kind === "pending" && outcome.framing) {
+    await insertPendingCommit(tx, request.roomId, eventId, outcome.framing.epoch, position);
+  }
+  // Section 7: every server in the room's servers gets our events (a commit: the old and new lists).
+  const current = room.state.commit?.federation;
+  await ctx.federation.outbound.enqueuePdu(
+    tx,
+    eventDestinations(ctx.config.serverName, current, kind === "commit" ? outcome.federation : undefined),
+    eventId,
+  );
   if (request.txnId !== undefined)
     await recordTxn(tx, session.userId, session.deviceId, request.txnId, eventId);
   return { eventId, stored: true };
@@ -265,7 +283,16 @@ export async function invite(
   const match = USER_ID.exec(userId);
   if (!match) throw new MatrixError(400, "M_INVALID_PARAM", `${userId} is not a user ID`);
   if (match[1] !== ctx.config.serverName) {
-    throw forbidden("Inviting users of other servers needs federation, which this server does not offer yet");
+    // Section 7: the invitee's server tracks its users' membership; we only tell it.
+    const room = await requireJoined(ctx.db, roomId, session.userId);
+    const invited = {
+      roomId,
+      roomVersion: room.row.room_version,
+      create: room.state.create,
+      commit: room.state.commit,
+    };
+    await sendRemoteInvite(ctx, invited, session.userId, userId);
+    return;
   }
   await ctx.db.write(async (tx) => {
     await requireJoined(tx, roomId, session.userId);

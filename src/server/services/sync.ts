@@ -1,10 +1,17 @@
 // /sync for MLS rooms: joined rooms' timelines (D22 event shape, D23 timeline start), invites as
 // stripped state, left rooms, plus the parts other components contribute (to-device, keys).
-import { CREATE_EVENT_TYPE } from "../../protocol/names.js";
+import { CREATE_EVENT_TYPE, namesForRoomVersion } from "../../protocol/names.js";
 import type { ServerContext } from "../context.js";
 import { rowToClientEvent, type ClientEvent } from "./clientEvents.js";
 import { loadRoom } from "./rooms.js";
-import { commitBefore, eventsBefore, membershipsOf, type MembershipRow } from "./roomStore.js";
+import {
+  commitBefore,
+  eventsBefore,
+  getEvent,
+  getRoom,
+  membershipsOf,
+  type MembershipRow,
+} from "./roomStore.js";
 import { roomAllowed, typeAllowed, type SyncFilter } from "./syncFilter.js";
 import { toClientEvent } from "./clientEvents.js";
 
@@ -29,8 +36,16 @@ export interface SyncResult {
   readonly empty: boolean;
 }
 
+/**
+ * Sync names the room's current commit whenever the timeline holds a commit or starts afresh:
+ * after a fork (section 5) the current commit may not be the last one a client saw, and the
+ * client must know which commit won (issue 5).
+ */
+export const CURRENT_COMMIT_FIELD = "de.bwi.mls.current_commit";
+
 interface JoinedRoomSync {
   timeline: { events: ClientEvent[]; limited: boolean; prev_batch: string };
+  [CURRENT_COMMIT_FIELD]?: string;
   state: { events: ClientEvent[] };
   ephemeral: { events: never[] };
   account_data: { events: never[] };
@@ -70,16 +85,28 @@ async function joinedRoom(
     if (commit && !inTimeline.has(commit.event_id))
       state.push(rowToClientEvent(commit, { withRoomId: false, now }));
   }
-  const events = rows
-    .map((row) => rowToClientEvent(row, { withRoomId: false, now }))
-    .filter((event) => typeAllowed(input.filter, event.type));
+  const roomRow = await getRoom(ctx.db, membership.room_id);
+  const commitType = namesForRoomVersion(roomRow?.room_version ?? "")?.commitType;
+  const timeline = rows.map((row) => rowToClientEvent(row, { withRoomId: false, now }));
+  const events = timeline.filter((event) => typeAllowed(input.filter, event.type));
+  const hasCommit = timeline.some((event) => event.type === commitType);
+  const current =
+    fresh || limited || hasCommit ? await currentCommitUpTo(ctx, roomRow?.current_commit_id, upto) : null;
   return {
     timeline: { events, limited, prev_batch: String(first ? first.position - 1 : lower) },
+    ...(current ? { [CURRENT_COMMIT_FIELD]: current } : {}),
     state: { events: state },
     ephemeral: { events: [] },
     account_data: { events: [] },
     unread_notifications: {},
   };
+}
+
+/** The current commit if this response's timeline reaches it; a newer one comes with the next. */
+async function currentCommitUpTo(ctx: ServerContext, eventId: string | null | undefined, upto: number) {
+  if (!eventId) return undefined;
+  const row = await getEvent(ctx.db, eventId);
+  return row && row.position <= upto ? eventId : undefined;
 }
 
 async function invitedRoom(ctx: ServerContext, membership: MembershipRow) {

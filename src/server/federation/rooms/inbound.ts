@@ -1,0 +1,296 @@
+// PDUs from other servers (issue 5, part 3; D10): every PDU is checked (shape, the origin's
+// signature, content hash, R1-R12 against its auth events) before anything of it is stored.
+// Unknown auth events are fetched as an auth chain (/event_auth), unknown prev_events with
+// /get_missing_events; a commit that does not extend the current one goes through state
+// resolution (section 5). A refused PDU is logged with its rule and nothing of it is kept.
+import { parseCiphertext, type AuthEvent } from "../../../protocol/auth/authEvent.js";
+import { describeRejection } from "../../../protocol/auth/rejection.js";
+import { CREATE_EVENT_TYPE, eventKind, namesForRoomVersion } from "../../../protocol/names.js";
+import { computeEventId } from "../../../protocol/pdu/hashes.js";
+import type { Pdu } from "../../../protocol/pdu/types.js";
+import { checkIncomingPdu } from "../../../protocol/receive.js";
+import type { ServerContext } from "../../context.js";
+import { loadAuthEvent, loadRoom, rememberAuthEvent } from "../../services/rooms.js";
+import {
+  extremities,
+  getEvent,
+  getRoom,
+  insertEvent,
+  insertPendingCommit,
+  insertRoom,
+  joinedLocalUsers,
+  setCurrentCommit,
+} from "../../services/roomStore.js";
+import type { WriteTransaction } from "../../storage/database.js";
+import { FederationRequestError } from "../types.js";
+import { currentCommitAfter } from "./currentCommit.js";
+
+/** How deep fetching missing events may recurse for one incoming PDU. */
+const MAX_FETCH_DEPTH = 3;
+/** prev_events fetched per gap (Matrix servers use 10). */
+const MISSING_EVENTS_LIMIT = 10;
+const AUTH_CHAIN_LIMIT = 10_000;
+
+export type PduOutcome = { readonly eventId?: string; readonly error?: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
+}
+
+function epochOf(raw: Record<string, unknown>): bigint {
+  const parsed = isRecord(raw.content) ? parseCiphertext(raw.content) : undefined;
+  return parsed?.ok ? parsed.value.epoch : -1n;
+}
+
+export class RoomInbound {
+  constructor(
+    private readonly ctx: ServerContext,
+    /** Called after a pending commit was stored: a power server may apply it (section 6). */
+    private readonly pendingStored: (roomId: string) => void,
+  ) {}
+
+  /** The /send PDU handler: each PDU checked and stored, or refused with the reason. */
+  async receivePdus(origin: string, pdus: readonly unknown[]): Promise<Record<string, { error?: string }>> {
+    const results: Record<string, { error?: string }> = {};
+    for (const raw of pdus) {
+      const outcome = await this.receive(origin, raw, 0);
+      if (outcome.eventId !== undefined)
+        results[outcome.eventId] = outcome.error ? { error: outcome.error } : {};
+    }
+    return results;
+  }
+
+  /** Checks and stores one PDU that `from` sent or served us. */
+  async receive(from: string, raw: unknown, depth: number): Promise<PduOutcome> {
+    if (!isRecord(raw) || typeof raw.room_id !== "string")
+      return this.refuse(from, undefined, "shape", "not a PDU");
+    let eventId: string;
+    try {
+      eventId = computeEventId(raw, this.ctx.crypto);
+    } catch {
+      return this.refuse(from, undefined, "shape", "not a PDU");
+    }
+    if (await getEvent(this.ctx.db, eventId)) return { eventId };
+    // Auth events we lack are fetched and checked in memory; they are stored only if this event
+    // passes too, so nobody can make us keep a room we do not take part in.
+    const chain = new Map<string, AuthEvent>();
+    const authIds = strings(raw.auth_events);
+    if (depth < MAX_FETCH_DEPTH && (await this.anyUnknown(authIds))) {
+      await this.fetchAuthChain(from, raw.room_id, eventId, chain);
+    }
+    const { checked, authEvents } = await this.check(raw, chain);
+    if (!checked.ok)
+      return this.refuse(from, eventId, checked.rejection.rule, describeRejection(checked.rejection));
+    const event = checked.event;
+    const participation = this.participates(event, [...authEvents.values()]);
+    if (participation !== undefined) return this.refuse(from, eventId, "section 7", participation);
+    for (const link of chain.values()) await this.store(link);
+    if (event.pdu.type !== CREATE_EVENT_TYPE && depth < MAX_FETCH_DEPTH) {
+      await this.fetchMissingPrevEvents(from, event, depth);
+    }
+    return this.store(event);
+  }
+
+  /** D10 checks of one PDU against auth events from the store or from `chain`. */
+  private async check(raw: Record<string, unknown>, chain: ReadonlyMap<string, AuthEvent>) {
+    const authEvents = new Map<string, AuthEvent>();
+    for (const id of strings(raw.auth_events)) {
+      const event = chain.get(id) ?? (await loadAuthEvent(this.ctx.db, id));
+      if (event) authEvents.set(id, event);
+    }
+    const keys = await this.originKeys(raw);
+    const checked = checkIncomingPdu(raw, {
+      crypto: this.ctx.crypto,
+      keys: (server, keyId) => keys.get(`${server}\u0000${keyId}`),
+      authEvents: (id) => authEvents.get(id),
+    });
+    return { checked, authEvents };
+  }
+
+  private refuse(from: string, eventId: string | undefined, rule: string, message: string): PduOutcome {
+    this.ctx.log.warn({ origin: from, eventId, rule }, `refused PDU: ${message}`);
+    return { ...(eventId !== undefined ? { eventId } : {}), error: `${rule}: ${message}` };
+  }
+
+  private async anyUnknown(ids: readonly string[]): Promise<boolean> {
+    for (const id of ids) if (!(await loadAuthEvent(this.ctx.db, id))) return true;
+    return false;
+  }
+
+  /** The origin's keys each signature names, fetched (and cached) before the synchronous check. */
+  private async originKeys(raw: Record<string, unknown>): Promise<Map<string, Uint8Array>> {
+    const keys = new Map<string, Uint8Array>();
+    const origin = raw.origin;
+    const signatures = isRecord(raw.signatures) ? raw.signatures : {};
+    const ts = typeof raw.origin_server_ts === "number" ? raw.origin_server_ts : this.ctx.clock.now();
+    if (typeof origin !== "string" || !isRecord(signatures[origin])) return keys;
+    for (const keyId of Object.keys(signatures[origin])) {
+      try {
+        const key = await this.ctx.federation.keys.verifyKey(origin, keyId, ts);
+        if (key) keys.set(`${origin}\u0000${keyId}`, key);
+      } catch (error) {
+        this.ctx.log.warn({ origin, keyId, err: error }, "could not fetch a signing key");
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * Section 7: a server stores only rooms it takes part in: this server must be in the `servers`
+   * of the event's commit (for a commit: of itself or of the commit it replaces, so that a
+   * server a commit removes learns of it).
+   */
+  private participates(event: AuthEvent, authEvents: readonly AuthEvent[]): string | undefined {
+    if (event.pdu.type === CREATE_EVENT_TYPE) return undefined;
+    const self = this.ctx.config.serverName;
+    const names = namesForRoomVersion(
+      String(authEvents.find((e) => e.pdu.type === CREATE_EVENT_TYPE)?.pdu.content.room_version),
+    );
+    const commits = authEvents.filter((e) => e.pdu.type !== CREATE_EVENT_TYPE);
+    if (names && eventKind(names, event.pdu.type) === "commit") commits.push(event);
+    if (commits.some((commit) => commit.federation?.federation.servers.includes(self))) return undefined;
+    return `${self} is not in the room's servers`;
+  }
+
+  /** Auth chain of an event whose auth events we lack, checked in order into `chain`. */
+  private async fetchAuthChain(
+    from: string,
+    roomId: string,
+    eventId: string,
+    chain: Map<string, AuthEvent>,
+  ): Promise<void> {
+    let events: unknown[];
+    try {
+      const reply = await this.ctx.federation.client.request<{ auth_chain?: unknown[] }>(
+        from,
+        "GET",
+        `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
+      );
+      events = Array.isArray(reply.auth_chain) ? reply.auth_chain.slice(0, AUTH_CHAIN_LIMIT) : [];
+    } catch (error) {
+      this.logFetchFailure(from, "event_auth", error);
+      return;
+    }
+    // Create event first, then commits by epoch: each one's auth events come before it.
+    const ordered = events.filter(isRecord).sort((a, b) => {
+      if (a.type === CREATE_EVENT_TYPE) return -1;
+      if (b.type === CREATE_EVENT_TYPE) return 1;
+      const [ea, eb] = [epochOf(a), epochOf(b)];
+      return ea < eb ? -1 : ea > eb ? 1 : 0;
+    });
+    for (const raw of ordered) {
+      if (raw.room_id !== roomId) continue;
+      const { checked } = await this.check(raw, chain);
+      if (!checked.ok) {
+        this.refuse(
+          from,
+          undefined,
+          checked.rejection.rule,
+          `in an auth chain: ${describeRejection(checked.rejection)}`,
+        );
+        continue;
+      }
+      if (!(await getEvent(this.ctx.db, checked.event.eventId)))
+        chain.set(checked.event.eventId, checked.event);
+    }
+  }
+
+  /** Section 3 / Matrix: a gap before the event is filled from the sender, oldest first. */
+  private async fetchMissingPrevEvents(from: string, event: AuthEvent, depth: number): Promise<void> {
+    const missing: string[] = [];
+    for (const id of event.pdu.prev_events) if (!(await getEvent(this.ctx.db, id))) missing.push(id);
+    if (missing.length === 0) return;
+    let events: unknown[];
+    try {
+      const reply = await this.ctx.federation.client.request<{ events?: unknown[] }>(
+        from,
+        "POST",
+        `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(event.pdu.room_id)}`,
+        {
+          body: {
+            earliest_events: await extremities(this.ctx.db, event.pdu.room_id, 20),
+            latest_events: [event.eventId],
+            limit: MISSING_EVENTS_LIMIT,
+          },
+        },
+      );
+      events = Array.isArray(reply.events) ? reply.events : [];
+    } catch (error) {
+      this.logFetchFailure(from, "get_missing_events", error);
+      return;
+    }
+    // The gap stays if the sender cannot fill it: the event's state is its auth events (section 5).
+    for (const missingEvent of events) await this.receive(from, missingEvent, depth + 1);
+  }
+
+  private logFetchFailure(from: string, what: string, error: unknown): void {
+    const detail = error instanceof FederationRequestError ? error.message : String(error);
+    this.ctx.log.warn({ origin: from }, `${what} failed: ${detail}`);
+  }
+
+  private async store(event: AuthEvent): Promise<PduOutcome> {
+    const { pdu, eventId } = event;
+    const stored = await this.ctx.db.write(async (tx) => {
+      if (await getEvent(tx, eventId)) return false;
+      if (pdu.type === CREATE_EVENT_TYPE) {
+        if (await getRoom(tx, pdu.room_id)) return false; // one create event per room
+        await insertEvent(tx, eventId, pdu);
+        await insertRoom(
+          tx,
+          {
+            room_id: pdu.room_id,
+            room_version: String(pdu.content.room_version),
+            create_event_id: eventId,
+            current_commit_id: null,
+          },
+          pdu.origin_server_ts,
+        );
+        return true;
+      }
+      const room = await loadRoom(tx, pdu.room_id);
+      if (!room) return false;
+      const position = await insertEvent(tx, eventId, pdu);
+      const kind = eventKind(room.names, pdu.type);
+      if (kind === "commit") await this.updateCurrentCommit(tx, room.row, room.names.commitType, event);
+      if (kind === "pending" && event.framing) {
+        await insertPendingCommit(tx, pdu.room_id, eventId, event.framing.epoch, position);
+      }
+      return true;
+    });
+    if (!stored) return { eventId };
+    rememberAuthEvent(event);
+    if (pdu.type !== CREATE_EVENT_TYPE) {
+      this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, pdu.room_id));
+      const names = namesForRoomVersion((await getRoom(this.ctx.db, pdu.room_id))?.room_version ?? "");
+      if (names && eventKind(names, pdu.type) === "pending") this.pendingStored(pdu.room_id);
+    }
+    return { eventId };
+  }
+
+  private async updateCurrentCommit(
+    tx: WriteTransaction,
+    row: { room_id: string; create_event_id: string; current_commit_id: string | null },
+    commitType: string,
+    event: AuthEvent,
+  ): Promise<void> {
+    const current = await currentCommitAfter(
+      tx,
+      {
+        roomId: row.room_id,
+        createEventId: row.create_event_id,
+        commitType,
+        currentCommitId: row.current_commit_id,
+      },
+      event,
+    );
+    if (current !== row.current_commit_id) await setCurrentCommit(tx, row.room_id, current);
+  }
+}
+
+export function pduOf(row: { pdu: string }): Pdu {
+  return JSON.parse(row.pdu) as Pdu;
+}

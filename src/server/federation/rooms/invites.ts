@@ -1,0 +1,100 @@
+// Remote invites (section 7, D15): the inviting server signs an invite naming inviter, invitee,
+// room and room version, carries the create event and the current commit's ID, and sends it to
+// the invitee's server. It is held outside the room DAG. The invitee's server accepts it only for
+// a room version it supports and from a server that takes part in the room, after learning the
+// room (create event, commit chain) from that server.
+import type { FastifyRequest } from "fastify";
+import { isMlsRoomVersion } from "../../../protocol/names.js";
+import { verifyJsonSignature } from "../../../protocol/signedJson.js";
+import { userIdServerName } from "../../../protocol/identifiers.js";
+import type { ServerContext } from "../../context.js";
+import { badJson, forbidden, MatrixError, notFound, unsupportedRoomVersion } from "../../errors.js";
+import { userExists } from "../../services/accounts.js";
+import { loadRoom } from "../../services/rooms.js";
+import { getMembership, setMembership } from "../../services/roomStore.js";
+import type { FederationRouter } from "../types.js";
+import type { RoomInbound } from "./inbound.js";
+import { INVITE_PATH, type RemoteInvite } from "./outboundInvite.js";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function remoteInviteRoutes(ctx: ServerContext, inbound: RoomInbound) {
+  return (router: FederationRouter): void => {
+    router("PUT", `${INVITE_PATH}/:roomId/:userId`, async (request: FastifyRequest, origin) => {
+      const body = request.body;
+      if (!isRecord(body)) throw badJson("The invite must be a JSON object");
+      const params = request.params as { roomId: string; userId: string };
+      const invite = body as unknown as RemoteInvite;
+      if (
+        invite.room_id !== params.roomId ||
+        invite.invitee !== params.userId ||
+        typeof invite.inviter !== "string" ||
+        typeof invite.current_commit !== "string" ||
+        !isRecord(invite.create_event)
+      ) {
+        throw badJson("The invite does not match its path or lacks fields");
+      }
+      // D15: a room version we support, from the server that signs it and hosts the inviter.
+      if (!isMlsRoomVersion(invite.room_version)) throw unsupportedRoomVersion(String(invite.room_version));
+      if (invite.origin !== origin || userIdServerName(invite.inviter) !== origin) {
+        throw forbidden("The invite's origin and inviter must be the requesting server's");
+      }
+      if (
+        userIdServerName(invite.invitee) !== ctx.config.serverName ||
+        !(await userExists(ctx, invite.invitee))
+      ) {
+        throw notFound(`No user ${invite.invitee} here`);
+      }
+      await verifyInviteSignature(ctx, body, origin);
+      if (invite.create_event.room_id !== invite.room_id)
+        throw badJson("The create event is of another room");
+      // Learn the room from the inviting server: its current commit, with the auth chain.
+      if (!(await loadRoom(ctx.db, invite.room_id))?.state.commit) {
+        await learnRoom(ctx, inbound, origin, invite);
+      }
+      const room = await loadRoom(ctx.db, invite.room_id);
+      const servers = room?.state.commit?.federation?.federation.servers ?? [];
+      if (!room || !servers.includes(origin) || !servers.includes(ctx.config.serverName)) {
+        throw forbidden(
+          `D15: ${origin} and ${ctx.config.serverName} must both take part in ${invite.room_id}`,
+        );
+      }
+      await ctx.db.write(async (tx) => {
+        const current = await getMembership(tx, invite.room_id, invite.invitee);
+        if (current?.membership === "join") return;
+        await setMembership(tx, {
+          roomId: invite.room_id,
+          userId: invite.invitee,
+          membership: "invite",
+          inviter: invite.inviter,
+        });
+      });
+      ctx.notifier.wake([invite.invitee]);
+      return {};
+    });
+  };
+}
+
+async function verifyInviteSignature(ctx: ServerContext, body: Record<string, unknown>, origin: string) {
+  const signatures =
+    isRecord(body.signatures) && isRecord(body.signatures[origin]) ? body.signatures[origin] : {};
+  for (const keyId of Object.keys(signatures)) {
+    const key = await ctx.federation.keys.verifyKey(origin, keyId, ctx.clock.now());
+    if (key && verifyJsonSignature(body, origin, keyId, key, ctx.crypto)) return;
+  }
+  throw new MatrixError(401, "M_UNAUTHORIZED", "The invite is not signed by the inviting server");
+}
+
+async function learnRoom(ctx: ServerContext, inbound: RoomInbound, origin: string, invite: RemoteInvite) {
+  const reply = await ctx.federation.client.request<{ pdus?: unknown[] }>(
+    origin,
+    "GET",
+    `/_matrix/federation/v1/event/${encodeURIComponent(invite.current_commit)}`,
+  );
+  const pdu = reply.pdus?.[0];
+  if (pdu === undefined) throw badJson("The inviting server did not serve the room's current commit");
+  const outcome = await inbound.receive(origin, pdu, 0);
+  if (outcome.error) throw forbidden(`The room's current commit was refused: ${outcome.error}`);
+}

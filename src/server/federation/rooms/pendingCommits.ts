@@ -1,0 +1,146 @@
+// Section 6: a power server applies pending commits. Each pending commit for the epoch after the
+// current commit is recorded as it arrives; the server at rank i of `powers` applies the first
+// valid one it received during its window [t + 5i min, t + 5i min + 3 min) (powers[0]: at once),
+// by sending a commit event with the identical content, its own origin and the current commit in
+// its auth events. The schedule is the protocol layer's pure function of the injected clock.
+import { mayApply, nextApplyTime } from "../../../protocol/commitSchedule.js";
+import { authorizeEvent } from "../../../protocol/auth/rules.js";
+import { signPdu } from "../../../protocol/pdu/signing.js";
+import { MAX_PREV_EVENTS, type UnsignedPdu } from "../../../protocol/pdu/types.js";
+import type { ServerContext } from "../../context.js";
+import { loadAuthEvent, loadRoom, rememberAuthEvent } from "../../services/rooms.js";
+import { extremities, insertEvent, joinedLocalUsers, setCurrentCommit } from "../../services/roomStore.js";
+import type { Queryable } from "../../storage/database.js";
+import { eventDestinations } from "./destinations.js";
+
+/** How often the scheduler looks at rooms with pending commits, at most. */
+const TICK_MS = 1_000;
+
+export class PendingCommitScheduler {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running: Promise<void> | undefined;
+  private readonly due = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  /** Starts the periodic pass (windows open with time, not with arrivals). */
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** A pending commit was stored in `roomId`: look at the room now. */
+  poke(roomId: string): void {
+    this.due.add(roomId);
+    this.schedule(0);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.pass()
+        .catch((error: unknown) => this.ctx.log.error({ err: error }, "pending commit pass failed"))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(TICK_MS);
+        });
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async pass(): Promise<void> {
+    const rooms = await this.ctx.db.all<{ room_id: string }>("SELECT DISTINCT room_id FROM pending_commits");
+    this.due.clear();
+    for (const { room_id } of rooms) await this.considerRoom(room_id);
+  }
+
+  /** Applies the room's first valid pending commit for the next epoch if our window is open. */
+  private async considerRoom(roomId: string): Promise<void> {
+    const self = this.ctx.config.serverName;
+    const applied = await this.ctx.db.write(async (tx) => {
+      const room = await loadRoom(tx, roomId);
+      const current = room?.state.commit;
+      if (!room || !current?.framing || !current.federation) return undefined;
+      const next = Number(current.framing.epoch) + 1;
+      // Pending commits for epochs already decided can never apply.
+      await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch < ?", [roomId, next]);
+      const powers = current.federation.federation.powers;
+      if (!powers.includes(self)) {
+        await tx.run("DELETE FROM pending_commits WHERE room_id = ?", [roomId]);
+        return undefined;
+      }
+      const candidate = await this.firstValid(tx, roomId, next, current.eventId);
+      if (!candidate) return undefined;
+      const now = this.ctx.clock.now();
+      const query = {
+        powers,
+        pendingTs: candidate.pdu.origin_server_ts,
+        now,
+        pendingBuildsOnCurrentCommit: true,
+      };
+      if (!mayApply({ ...query, server: self })) {
+        if (nextApplyTime(powers, self, candidate.pdu.origin_server_ts, now) === undefined) {
+          // Our window has passed: a server after us may still apply it; we never will.
+          await tx.run("DELETE FROM pending_commits WHERE event_id = ?", [candidate.eventId]);
+        }
+        return undefined;
+      }
+      const unsigned: UnsignedPdu = {
+        room_id: roomId,
+        type: room.names.commitType,
+        state_key: "",
+        origin: self,
+        origin_server_ts: now,
+        content: candidate.pdu.content,
+        prev_events: await extremities(tx, roomId, MAX_PREV_EVENTS),
+        auth_events: [room.row.create_event_id, current.eventId],
+      };
+      const { pdu, eventId } = signPdu(unsigned, this.ctx.signingKey, this.ctx.crypto);
+      const known = new Map([room.state.create, current].map((e) => [e.eventId, e] as const));
+      const outcome = authorizeEvent(pdu, (id) => known.get(id));
+      await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch <= ?", [roomId, next]);
+      if (!outcome.ok) {
+        this.ctx.log.warn(
+          { roomId, pending: candidate.eventId, rule: outcome.rejection.rule },
+          "pending commit not applicable",
+        );
+        return undefined;
+      }
+      await insertEvent(tx, eventId, pdu);
+      await setCurrentCommit(tx, roomId, eventId);
+      await this.ctx.federation.outbound.enqueuePdu(
+        tx,
+        eventDestinations(self, current.federation, outcome.federation),
+        eventId,
+      );
+      rememberAuthEvent({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
+      return eventId;
+    });
+    if (applied) {
+      this.ctx.log.info({ roomId, eventId: applied }, "applied a pending commit");
+      this.ctx.federation.outbound.wake();
+      this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, roomId));
+    }
+  }
+
+  /** The first pending commit received for `epoch` that builds on the current commit. */
+  private async firstValid(q: Queryable, roomId: string, epoch: number, currentId: string) {
+    const rows = await q.all<{ event_id: string }>(
+      "SELECT event_id FROM pending_commits WHERE room_id = ? AND epoch = ? ORDER BY position",
+      [roomId, epoch],
+    );
+    for (const row of rows) {
+      const event = await loadAuthEvent(q, row.event_id);
+      if (event?.pdu.auth_events.includes(currentId)) return event;
+    }
+    return undefined;
+  }
+}
