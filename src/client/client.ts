@@ -161,6 +161,7 @@ export class MyelinClient {
       own,
       emit,
       newId: randomId,
+      now: this.now,
       commit: async (roomId, userId, deviceId, planner) => {
         const outcome = await this.commits.run(roomId, { kind: "rewelcome", userId, deviceId }, planner);
         // The re-added device's old leaf went without an update path: refresh ours.
@@ -407,7 +408,10 @@ export class MyelinClient {
       });
     }
     for (const room of this.data.rooms.values()) {
-      await this.queue.run(room.roomId, () => this.roomEvents.pruneExpired(room));
+      await this.queue.run(room.roomId, async () => {
+        await this.roomEvents.pruneExpired(room);
+        await this.rewelcome.resendIfDue(room);
+      });
     }
     await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
     await this.data.saveSyncToken(sync.next_batch);
@@ -468,7 +472,7 @@ export class MyelinClient {
       const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
       if (this.data.groups.has(roomId) && !room.removed) return;
       room.removed = false;
-      room.rewelcomeRequested = false;
+      delete room.rewelcome;
       room.currentCommitId = undefined; // the next sync names the commit the Welcome follows
       room.joinedEpoch = Number(groupEpoch(group));
       room.epochLeftAt = {};

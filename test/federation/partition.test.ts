@@ -5,16 +5,10 @@
 // partition reaches every server.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SLOT_MS } from "../../src/protocol/commitSchedule.js";
-import { startFederation, type Federation } from "../helpers/federation.js";
+import type { Federation } from "../helpers/federation.js";
+import { threeServerRoom } from "../helpers/federatedRoom.js";
 import { request } from "../helpers/http.js";
-import {
-  PASSWORD,
-  registerClient,
-  removeStoreFolders,
-  syncUntil,
-  texts,
-  type TestClient,
-} from "../helpers/sdkClients.js";
+import { PASSWORD, removeStoreFolders, syncUntil, texts, type TestClient } from "../helpers/sdkClients.js";
 
 describe("a partition with commits on both sides", () => {
   let federation: Federation;
@@ -42,27 +36,7 @@ describe("a partition with commits on both sides", () => {
   }
 
   beforeAll(async () => {
-    federation = await startFederation(3);
-    const [s1, s2, s3] = federation.servers;
-    alice = await registerClient(s1!.url, "alice");
-    bob = await registerClient(s2!.url, "bob");
-    carol = await registerClient(s3!.url, "carol");
-    roomId = await alice.client.createRoom({ requiredVerification: "m.tofu" });
-    await alice.client.invite(roomId, bob.client.userId);
-    await alice.client.invite(roomId, carol.client.userId);
-    await syncUntil(
-      [bob, carol],
-      () => summary(bob)?.membership === "invited" && summary(carol)?.membership === "invited",
-      "the invites",
-    );
-    await bob.client.join(roomId);
-    await carol.client.join(roomId);
-    await alice.client.setFederation(roomId, { powers: [s1!.serverName, s2!.serverName] });
-    await syncUntil(
-      [bob, carol],
-      () => carol.client.federation(roomId)?.federation.powers.length === 2,
-      "the new powers",
-    );
+    ({ federation, alice, bob, carol, roomId } = await threeServerRoom({ secondPower: true }));
 
     federation.cut(0, 1);
     federation.cut(0, 2);

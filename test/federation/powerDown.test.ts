@@ -4,15 +4,9 @@
 // up from the other servers' queues and agrees on the current commit.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SLOT_MS } from "../../src/protocol/commitSchedule.js";
-import { startFederation, type Federation } from "../helpers/federation.js";
-import {
-  errors,
-  registerClient,
-  removeStoreFolders,
-  syncUntil,
-  texts,
-  type TestClient,
-} from "../helpers/sdkClients.js";
+import type { Federation } from "../helpers/federation.js";
+import { threeServerRoom } from "../helpers/federatedRoom.js";
+import { errors, removeStoreFolders, syncUntil, texts, type TestClient } from "../helpers/sdkClients.js";
 
 describe("a pending commit while the first power server is down", () => {
   let federation: Federation;
@@ -23,27 +17,8 @@ describe("a pending commit while the first power server is down", () => {
   const summary = (test: TestClient) => test.client.rooms().find((room) => room.roomId === roomId);
 
   beforeAll(async () => {
-    federation = await startFederation(3);
-    const [s1, s2, s3] = federation.servers;
-    alice = await registerClient(s1!.url, "alice");
-    bob = await registerClient(s2!.url, "bob");
-    carol = await registerClient(s3!.url, "carol");
-    roomId = await alice.client.createRoom({ requiredVerification: "m.tofu" });
-    await alice.client.invite(roomId, bob.client.userId);
-    await alice.client.invite(roomId, carol.client.userId);
-    await syncUntil(
-      [bob, carol],
-      () => summary(bob)?.membership === "invited" && summary(carol)?.membership === "invited",
-      "the invites",
-    );
-    await bob.client.join(roomId);
-    await carol.client.join(roomId);
-    await alice.client.setFederation(roomId, { powers: [s1!.serverName, s2!.serverName] });
-    await syncUntil(
-      [bob, carol],
-      () => carol.client.federation(roomId)?.federation.powers.length === 2,
-      "the new powers",
-    );
+    ({ federation, alice, bob, carol, roomId } = await threeServerRoom({ secondPower: true }));
+    const [s1, s2] = federation.servers;
 
     await s1!.stop();
     const topic = carol.client.setTopic(roomId, "set while server 1 was down");

@@ -3,15 +3,9 @@
 // all chat; Bob's commit travels as a pending commit that server 1 applies; server 1 makes server 2
 // a second power; a room name set from server 3 reaches everyone (sections 5-7).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFederation, type Federation } from "../helpers/federation.js";
-import {
-  errors,
-  registerClient,
-  removeStoreFolders,
-  syncUntil,
-  texts,
-  type TestClient,
-} from "../helpers/sdkClients.js";
+import type { Federation } from "../helpers/federation.js";
+import { threeServerRoom } from "../helpers/federatedRoom.js";
+import { errors, removeStoreFolders, syncUntil, texts, type TestClient } from "../helpers/sdkClients.js";
 
 describe("a room across three homeservers", () => {
   let federation: Federation;
@@ -23,21 +17,7 @@ describe("a room across three homeservers", () => {
   const summary = (test: TestClient) => test.client.rooms().find((room) => room.roomId === roomId);
 
   beforeAll(async () => {
-    federation = await startFederation(3);
-    const [s1, s2, s3] = federation.servers;
-    alice = await registerClient(s1!.url, "alice");
-    bob = await registerClient(s2!.url, "bob");
-    carol = await registerClient(s3!.url, "carol");
-    roomId = await alice.client.createRoom({ name: "Across servers", requiredVerification: "m.tofu" });
-    await alice.client.invite(roomId, bob.client.userId);
-    await alice.client.invite(roomId, carol.client.userId);
-    await syncUntil(
-      [bob, carol],
-      () => summary(bob)?.membership === "invited" && summary(carol)?.membership === "invited",
-      "the invites",
-    );
-    await bob.client.join(roomId);
-    await carol.client.join(roomId);
+    ({ federation, alice, bob, carol, roomId } = await threeServerRoom({ name: "Across servers" }));
   }, 120_000);
 
   afterAll(async () => {

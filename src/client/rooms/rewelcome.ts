@@ -15,6 +15,8 @@ import type { CommitPlanner } from "./commitPlan.js";
 import type { RoomRecord } from "./roomRecord.js";
 
 export const REWELCOME_REQUEST_TYPE = "de.bwi.mls.rewelcome_request";
+/** How long a device waits for the Welcome before it asks again. */
+const RESEND_MS = 10_000;
 
 export interface RewelcomeDeps {
   readonly data: ClientData;
@@ -24,6 +26,7 @@ export interface RewelcomeDeps {
   readonly own: DeviceRef;
   readonly emit: (event: ClientEvent) => void;
   readonly newId: () => string;
+  readonly now: () => number;
   /** Runs a commit intent to its end (RoomCommits.run). */
   readonly commit: (
     roomId: string,
@@ -56,27 +59,37 @@ export class Rewelcome {
   }
 
   private async request(room: RoomRecord, group: GroupState, winningCommit: string): Promise<void> {
-    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-    const others = groupMembers(group).filter(
-      (m) => !(m.userId === this.deps.own.userId && m.deviceId === this.deps.own.deviceId),
-    );
+    const to = groupMembers(group)
+      .filter((m) => !(m.userId === this.deps.own.userId && m.deviceId === this.deps.own.deviceId))
+      .map(({ userId, deviceId }) => ({ userId, deviceId }));
+    const keyPackage = await this.deps.pool.fresh();
     // The dead branch's secrets go; what we read on it stays in the history.
-    room.rewelcomeRequested = true;
     room.pending = undefined;
     room.currentCommitId = undefined;
     room.epochLeftAt = {};
     room.buffered = [];
+    room.rewelcome = { keyPackage: keyPackage.wire, to, sentAt: 0 };
     await this.deps.data.saveRoom(room, { group: null, pending: null });
     this.deps.emit({ kind: "resync", roomId: room.roomId, winningCommit });
-    if (!names || others.length === 0) return;
-    const keyPackage = await this.deps.pool.fresh();
+    await this.send(room);
+  }
+
+  /** Asks again while no Welcome came: a member may have been offline or lost the request. */
+  async resendIfDue(room: RoomRecord): Promise<void> {
+    if (room.rewelcome && this.deps.now() - room.rewelcome.sentAt >= RESEND_MS) await this.send(room);
+  }
+
+  private async send(room: RoomRecord): Promise<void> {
+    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
+    const request = room.rewelcome;
+    if (!names || !request || request.to.length === 0) return;
     const messages: Record<string, Record<string, unknown>> = {};
-    for (const member of others) {
+    for (const member of request.to) {
       (messages[member.userId] ??= {})[member.deviceId] = {
         room_id: room.roomId,
         device_id: this.deps.own.deviceId,
         algorithm: defaultAlgorithm(names),
-        key_package: keyPackage.wire,
+        key_package: request.keyPackage,
       };
     }
     await this.deps.http.request(
@@ -84,6 +97,8 @@ export class Rewelcome {
       `/sendToDevice/${segment(REWELCOME_REQUEST_TYPE)}/${segment(this.deps.newId())}`,
       { body: { messages } },
     );
+    request.sentAt = this.deps.now();
+    await this.deps.data.saveRoom(room);
   }
 
   /**

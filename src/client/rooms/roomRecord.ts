@@ -54,8 +54,8 @@ export interface RoomRecord {
   federation?: FederationObject;
   /** The commit this device's group state follows (the last one it adopted). */
   currentCommitId?: string;
-  /** Our group fell on the losing side of a fork: we asked the members to welcome us again. */
-  rewelcomeRequested?: boolean;
+  /** Our group fell on the losing side of a fork: we asked these members to welcome us again. */
+  rewelcome?: { readonly keyPackage: string; readonly to: readonly DeviceRef[]; sentAt: number };
   /** Server's event ID of the last room event processed. */
   lastEventId?: string;
   /** When this device left each past epoch (ms), for security.window. */

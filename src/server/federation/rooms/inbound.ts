@@ -4,7 +4,8 @@
 // /get_missing_events; a commit that does not extend the current one goes through state
 // resolution (section 5). A refused PDU is logged with its rule and nothing of it is kept.
 import { parseCiphertext, type AuthEvent } from "../../../protocol/auth/authEvent.js";
-import { describeRejection } from "../../../protocol/auth/rejection.js";
+import { describeRejection, type Rejection } from "../../../protocol/auth/rejection.js";
+import { authorizeAgainstState } from "../../../protocol/auth/rules.js";
 import { CREATE_EVENT_TYPE, eventKind, namesForRoomVersion } from "../../../protocol/names.js";
 import { computeEventId } from "../../../protocol/pdu/hashes.js";
 import type { Pdu } from "../../../protocol/pdu/types.js";
@@ -23,7 +24,7 @@ import {
 } from "../../services/roomStore.js";
 import type { WriteTransaction } from "../../storage/database.js";
 import { FederationRequestError } from "../types.js";
-import { currentCommitAfter } from "./currentCommit.js";
+import { currentCommitAfter, parentCommitId } from "./currentCommit.js";
 
 /** How deep fetching missing events may recurse for one incoming PDU. */
 const MAX_FETCH_DEPTH = 3;
@@ -92,6 +93,8 @@ export class RoomInbound {
     if (event.pdu.type !== CREATE_EVENT_TYPE && depth < MAX_FETCH_DEPTH) {
       await this.fetchMissingPrevEvents(from, event, depth);
     }
+    const before = await this.checkAgainstStateBefore(event);
+    if (before) return this.refuse(from, eventId, before.rule, describeRejection(before));
     return this.store(event);
   }
 
@@ -109,6 +112,36 @@ export class RoomInbound {
       authEvents: (id) => authEvents.get(id),
     });
     return { checked, authEvents };
+  }
+
+  /**
+   * D10, second step, for messages and pending commits: the rules against the state before the
+   * event, the latest commit its known prev_events stand on. An older epoch is no reason to
+   * refuse (late messages are normal), anything else is: a server a commit removed cannot go on
+   * posting by citing an older commit that still listed it. (A commit's place is settled by state
+   * resolution instead.)
+   */
+  private async checkAgainstStateBefore(event: AuthEvent): Promise<Rejection | undefined> {
+    const room = await loadRoom(this.ctx.db, event.pdu.room_id);
+    if (!room) return undefined;
+    const kind = eventKind(room.names, event.pdu.type);
+    if (kind !== "encrypted" && kind !== "pending") return undefined;
+    let latest: AuthEvent | undefined;
+    for (const prevId of event.pdu.prev_events) {
+      const prev = await loadAuthEvent(this.ctx.db, prevId);
+      if (!prev || prev.pdu.type === CREATE_EVENT_TYPE) continue;
+      const commitId =
+        eventKind(room.names, prev.pdu.type) === "commit"
+          ? prev.eventId
+          : parentCommitId(prev, room.row.create_event_id);
+      const commit = commitId === undefined ? undefined : await loadAuthEvent(this.ctx.db, commitId);
+      const epoch = commit?.framing?.epoch;
+      if (epoch !== undefined && (latest?.framing === undefined || epoch > latest.framing.epoch))
+        latest = commit;
+    }
+    if (!latest) return undefined;
+    const outcome = authorizeAgainstState(event.pdu, { create: room.state.create, commit: latest });
+    return !outcome.ok && outcome.rejection.kind !== "epoch" ? outcome.rejection : undefined;
   }
 
   private refuse(from: string, eventId: string | undefined, rule: string, message: string): PduOutcome {

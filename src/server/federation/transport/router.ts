@@ -2,7 +2,7 @@
 // verification, then a per-origin rate limit (peers share addresses, loopback above all, so the
 // client API's limiter keyed by token or address must not apply to them).
 import type { FastifyInstance } from "fastify";
-import { limitExceeded } from "../../errors.js";
+import { limitExceeded, MatrixError } from "../../errors.js";
 import { RateLimiter } from "../../http/rateLimiter.js";
 import type { FederationRouter } from "../types.js";
 import { authenticateRequest, type RequestAuthDeps } from "./requestAuth.js";
@@ -31,12 +31,24 @@ export function createFederationRouter(
       url: path,
       bodyLimit: options.maxBodyBytes,
       handler: async (request) => {
-        const origin = await authenticateRequest(request, options);
-        const wait = limiter.take(origin);
-        if (wait > 0) throw limitExceeded(wait);
-        options.onVerifiedOrigin?.(origin);
-        // Fastify never answers an async handler that resolves to undefined: send {} instead.
-        return (await handler(request, origin)) ?? {};
+        let origin: string | undefined;
+        try {
+          origin = await authenticateRequest(request, options);
+          const wait = limiter.take(origin);
+          if (wait > 0) throw limitExceeded(wait);
+          options.onVerifiedOrigin?.(origin);
+          // Fastify never answers an async handler that resolves to undefined: send {} instead.
+          return (await handler(request, origin)) ?? {};
+        } catch (error) {
+          // Every refusal of a peer is logged with why (issue 5: hostile peers leave a trace).
+          if (error instanceof MatrixError && error.status < 500) {
+            request.log.warn(
+              { origin, path: request.url.split("?")[0], errcode: error.errcode },
+              `refused federation request: ${error.message}`,
+            );
+          }
+          throw error;
+        }
       },
     });
   };
