@@ -1,6 +1,6 @@
 // The seams between the federation parts (transport, outbound queue, rooms, EDUs and keys): each
 // part implements one of these, the others and the tests depend only on them.
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import type { Queryable } from "../storage/database.js";
 
 /** A refusal or failure of a request to another server. */
@@ -67,11 +67,6 @@ export type FederationRouter = (
   path: string,
   handler: FederationHandler,
 ) => void;
-
-/** A federation component registers its routes through the router; `app` is for anything else. */
-export interface FederationRoutes {
-  (router: FederationRouter, app: FastifyInstance): void;
-}
 
 /** The federation services every route module and service reaches through ServerContext. */
 export interface Federation {

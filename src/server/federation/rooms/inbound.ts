@@ -8,7 +8,6 @@ import { describeRejection, type Rejection } from "../../../protocol/auth/reject
 import { authorizeAgainstState } from "../../../protocol/auth/rules.js";
 import { CREATE_EVENT_TYPE, eventKind, namesForRoomVersion } from "../../../protocol/names.js";
 import { computeEventId } from "../../../protocol/pdu/hashes.js";
-import type { Pdu } from "../../../protocol/pdu/types.js";
 import { checkIncomingPdu } from "../../../protocol/receive.js";
 import type { ServerContext } from "../../context.js";
 import { loadAuthEvent, loadRoom, rememberAuthEvent } from "../../services/rooms.js";
@@ -322,8 +321,4 @@ export class RoomInbound {
     );
     if (current !== row.current_commit_id) await setCurrentCommit(tx, row.room_id, current);
   }
-}
-
-export function pduOf(row: { pdu: string }): Pdu {
-  return JSON.parse(row.pdu) as Pdu;
 }
