@@ -85,6 +85,22 @@ describe("a room across three homeservers", () => {
     );
   });
 
+  it("hands the first power to server 2, whose clients then commit directly and server 1's by pending commit", async () => {
+    const [s1, s2] = federation.servers;
+    await alice.client.setFederation(roomId, { powers: [s2!.serverName, s1!.serverName] });
+    await syncUntil(
+      everyone(),
+      () => bob.client.federation(roomId)?.federation.powers[0] === s2!.serverName,
+      "the handover",
+    );
+    await alice.client.setTopic(roomId, "after the handover");
+    await syncUntil(
+      everyone(),
+      () => everyone().every((test) => summary(test)?.topic === "after the handover"),
+      "the topic",
+    );
+  });
+
   it("leaves no member with an undecryptable message", () => {
     for (const test of everyone()) expect(errors(test.events)).toEqual([]);
   });

@@ -152,7 +152,9 @@ export class RoomCommits {
     const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
     if (!names) throw new MyelinError("BAD_STATE", `unknown room version of ${room.roomId}`);
     const content = { algorithm: defaultAlgorithm(names), ciphertext: commit.ciphertext };
-    const { powers, canPropose } = commit.federation.federation;
+    // Who may take the commit is decided by the current commit's federation object (D13), not by
+    // the one this commit proposes (which may hand the first power on).
+    const { powers, canPropose } = (room.federation ?? commit.federation).federation;
     const base = `/rooms/${segment(room.roomId)}`;
     if (powers[0] === this.deps.serverName || commit.epoch === 0) {
       await this.deps.http.request("PUT", `${base}/state/${segment(names.commitType)}/`, { body: content });
