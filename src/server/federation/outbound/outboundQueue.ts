@@ -77,16 +77,20 @@ export function createOutboundQueue(options: OutboundQueueOptions): ManagedOutbo
   };
 
   const run = async (destination: string, sender: Sender): Promise<void> => {
+    // The transaction the peer last answered 200: it leaves the queue as the next one is cut.
+    let delivered: string | undefined;
     while (!closed) {
       sender.again = false;
       let outcome: Outcome;
       try {
-        const txn = await nextTransaction(db, destination, options.clock.now());
+        const txn = await nextTransaction(db, destination, options.clock.now(), delivered);
+        delivered = undefined;
         if (txn === undefined) {
           if (sender.again) continue;
           return;
         }
         outcome = await send(destination, txn, sender.abort.signal);
+        if (outcome === "sent") delivered = txn.txnId;
       } catch (error) {
         if (closed) return;
         log.error({ destination, err: error }, "outbound queue failed; retrying after backoff");
@@ -141,7 +145,6 @@ export function createOutboundQueue(options: OutboundQueueOptions): ManagedOutbo
           log.warn({ destination, eventId, error: result.error }, "a peer refused one of our PDUs");
         }
       }
-      await finishTransaction(db, destination, txn.txnId);
       return "sent";
     } catch (error) {
       if (!(error instanceof FederationRequestError)) throw error;

@@ -53,17 +53,23 @@ export async function destinationsWithItems(db: Queryable): Promise<string[]> {
 /**
  * The transaction to send to `destination` now: the one in flight if there is one (the same ID
  * and items, so the peer can recognise a repeat), else a new one made of the oldest items, at
- * most 50 PDUs and 100 EDUs, in queue order. Undefined when nothing is queued.
+ * most 50 PDUs and 100 EDUs, in queue order. Undefined when nothing is queued. `delivered`, the
+ * transaction the peer just answered 200, leaves the queue in the same write that cuts the next
+ * one (one write per transaction, not two).
  */
 export async function nextTransaction(
   db: Database,
   destination: string,
   now: number,
+  delivered?: string,
 ): Promise<OutboundTransaction | undefined> {
-  const state = await db.get<{ txn_id: string | null; rejections: number }>(
-    "SELECT txn_id, rejections FROM federation_outbound_destinations WHERE destination = ?",
-    [destination],
-  );
+  const state =
+    delivered === undefined
+      ? await db.get<{ txn_id: string | null; rejections: number }>(
+          "SELECT txn_id, rejections FROM federation_outbound_destinations WHERE destination = ?",
+          [destination],
+        )
+      : undefined;
   if (state?.txn_id != null) {
     const items = await db.all<ItemRow>(
       "SELECT seq, event_id, edu FROM federation_outbound_items WHERE destination = ? AND txn_id = ? ORDER BY seq",
@@ -76,6 +82,7 @@ export async function nextTransaction(
   // so an item whose enqueuing write is committing is seen here and never left behind by a
   // sender that found the queue empty and stopped (see OutboundQueue.wake()).
   const made = await db.write(async (tx) => {
+    if (delivered !== undefined) await finishIn(tx, destination, delivered);
     const candidates = await tx.all<ItemRow>(
       "SELECT seq, event_id, edu FROM federation_outbound_items WHERE destination = ? AND txn_id IS NULL ORDER BY seq LIMIT ?",
       [destination, MAX_PDUS + MAX_EDUS],
@@ -156,16 +163,18 @@ async function withPdus(
 
 /** After a 200 (or when giving up on a refused transaction): its items leave the queue. */
 export async function finishTransaction(db: Database, destination: string, txnId: string): Promise<void> {
-  await db.write(async (tx) => {
-    await tx.run("DELETE FROM federation_outbound_items WHERE destination = ? AND txn_id = ?", [
-      destination,
-      txnId,
-    ]);
-    await tx.run(
-      "UPDATE federation_outbound_destinations SET txn_id = NULL, rejections = 0 WHERE destination = ? AND txn_id = ?",
-      [destination, txnId],
-    );
-  });
+  await db.write((tx) => finishIn(tx, destination, txnId));
+}
+
+async function finishIn(tx: Queryable, destination: string, txnId: string): Promise<void> {
+  await tx.run("DELETE FROM federation_outbound_items WHERE destination = ? AND txn_id = ?", [
+    destination,
+    txnId,
+  ]);
+  await tx.run(
+    "UPDATE federation_outbound_destinations SET txn_id = NULL, rejections = 0 WHERE destination = ? AND txn_id = ?",
+    [destination, txnId],
+  );
 }
 
 export async function recordRejection(db: Database, destination: string, rejections: number): Promise<void> {

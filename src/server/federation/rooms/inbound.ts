@@ -6,7 +6,12 @@
 import { parseCiphertext, type AuthEvent } from "../../../protocol/auth/authEvent.js";
 import { describeRejection, type Rejection } from "../../../protocol/auth/rejection.js";
 import { authorizeAgainstState } from "../../../protocol/auth/rules.js";
-import { CREATE_EVENT_TYPE, eventKind, namesForRoomVersion } from "../../../protocol/names.js";
+import {
+  CREATE_EVENT_TYPE,
+  eventKind,
+  namesForRoomVersion,
+  type MlsEventKind,
+} from "../../../protocol/names.js";
 import { computeEventId } from "../../../protocol/pdu/hashes.js";
 import { checkIncomingPdu } from "../../../protocol/receive.js";
 import type { ServerContext } from "../../context.js";
@@ -33,6 +38,9 @@ const AUTH_CHAIN_LIMIT = 10_000;
 
 export type PduOutcome = { readonly eventId?: string; readonly error?: string };
 
+/** Events accepted while one transaction is checked, by event ID, in order; stored together. */
+type Batch = Map<string, AuthEvent>;
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -53,19 +61,37 @@ export class RoomInbound {
     private readonly pendingStored: (roomId: string) => void,
   ) {}
 
-  /** The /send PDU handler: each PDU checked and stored, or refused with the reason. */
+  /**
+   * The /send PDU handler: each PDU checked (in order, later ones may build on earlier ones), then
+   * every accepted one stored in one write, or refused with the reason.
+   */
   async receivePdus(origin: string, pdus: readonly unknown[]): Promise<Record<string, { error?: string }>> {
     const results: Record<string, { error?: string }> = {};
+    const batch: Batch = new Map();
     for (const raw of pdus) {
-      const outcome = await this.receive(origin, raw, 0);
+      const outcome = await this.receive(origin, raw, 0, batch);
       if (outcome.eventId !== undefined)
         results[outcome.eventId] = outcome.error ? { error: outcome.error } : {};
     }
+    await this.storeAll(batch);
     return results;
   }
 
-  /** Checks and stores one PDU that `from` sent or served us. */
-  async receive(from: string, raw: unknown, depth: number): Promise<PduOutcome> {
+  /** Checks and stores one PDU on its own (a room learnt for an invite). */
+  async receiveOne(from: string, raw: unknown): Promise<PduOutcome> {
+    const batch: Batch = new Map();
+    const outcome = await this.receive(from, raw, 0, batch);
+    await this.storeAll(batch);
+    return outcome;
+  }
+
+  /** An event stored, or accepted in this batch and about to be. */
+  private async known(id: string, batch: Batch): Promise<AuthEvent | undefined> {
+    return batch.get(id) ?? (await loadAuthEvent(this.ctx.db, id));
+  }
+
+  /** Checks one PDU that `from` sent or served us; accepted ones join `batch` (with what they needed). */
+  private async receive(from: string, raw: unknown, depth: number, batch: Batch): Promise<PduOutcome> {
     if (!isRecord(raw) || typeof raw.room_id !== "string")
       return this.refuse(from, undefined, "shape", "not a PDU");
     let eventId: string;
@@ -74,34 +100,35 @@ export class RoomInbound {
     } catch {
       return this.refuse(from, undefined, "shape", "not a PDU");
     }
-    if (await getEvent(this.ctx.db, eventId)) return { eventId };
+    if (await this.known(eventId, batch)) return { eventId };
     // Auth events we lack are fetched and checked in memory; they are stored only if this event
     // passes too, so nobody can make us keep a room we do not take part in.
     const chain = new Map<string, AuthEvent>();
     const authIds = strings(raw.auth_events);
-    if (depth < MAX_FETCH_DEPTH && (await this.anyUnknown(authIds))) {
-      await this.fetchAuthChain(from, raw.room_id, eventId, chain);
+    if (depth < MAX_FETCH_DEPTH && (await this.anyUnknown(authIds, batch))) {
+      await this.fetchAuthChain(from, raw.room_id, eventId, chain, batch);
     }
-    const { checked, authEvents } = await this.check(raw, chain);
+    const { checked, authEvents } = await this.check(raw, chain, batch);
     if (!checked.ok)
       return this.refuse(from, eventId, checked.rejection.rule, describeRejection(checked.rejection));
     const event = checked.event;
     const participation = this.participates(event, [...authEvents.values()]);
     if (participation !== undefined) return this.refuse(from, eventId, "section 7", participation);
-    for (const link of chain.values()) await this.store(link);
+    for (const link of chain.values()) batch.set(link.eventId, link);
     if (event.pdu.type !== CREATE_EVENT_TYPE && depth < MAX_FETCH_DEPTH) {
-      await this.fetchMissingPrevEvents(from, event, depth);
+      await this.fetchMissingPrevEvents(from, event, depth, batch);
     }
-    const before = await this.checkAgainstStateBefore(event);
+    const before = await this.checkAgainstStateBefore(event, batch);
     if (before) return this.refuse(from, eventId, before.rule, describeRejection(before));
-    return this.store(event);
+    batch.set(eventId, event);
+    return { eventId };
   }
 
   /** D10 checks of one PDU against auth events from the store or from `chain`. */
-  private async check(raw: Record<string, unknown>, chain: ReadonlyMap<string, AuthEvent>) {
+  private async check(raw: Record<string, unknown>, chain: ReadonlyMap<string, AuthEvent>, batch: Batch) {
     const authEvents = new Map<string, AuthEvent>();
     for (const id of strings(raw.auth_events)) {
-      const event = chain.get(id) ?? (await loadAuthEvent(this.ctx.db, id));
+      const event = chain.get(id) ?? (await this.known(id, batch));
       if (event) authEvents.set(id, event);
     }
     const keys = await this.originKeys(raw);
@@ -120,20 +147,20 @@ export class RoomInbound {
    * posting by citing an older commit that still listed it. (A commit's place is settled by state
    * resolution instead.)
    */
-  private async checkAgainstStateBefore(event: AuthEvent): Promise<Rejection | undefined> {
+  private async checkAgainstStateBefore(event: AuthEvent, batch: Batch): Promise<Rejection | undefined> {
     const room = await loadRoom(this.ctx.db, event.pdu.room_id);
     if (!room) return undefined;
     const kind = eventKind(room.names, event.pdu.type);
     if (kind !== "encrypted" && kind !== "pending") return undefined;
     let latest: AuthEvent | undefined;
     for (const prevId of event.pdu.prev_events) {
-      const prev = await loadAuthEvent(this.ctx.db, prevId);
+      const prev = await this.known(prevId, batch);
       if (!prev || prev.pdu.type === CREATE_EVENT_TYPE) continue;
       const commitId =
         eventKind(room.names, prev.pdu.type) === "commit"
           ? prev.eventId
           : parentCommitId(prev, room.row.create_event_id);
-      const commit = commitId === undefined ? undefined : await loadAuthEvent(this.ctx.db, commitId);
+      const commit = commitId === undefined ? undefined : await this.known(commitId, batch);
       const epoch = commit?.framing?.epoch;
       if (epoch !== undefined && (latest?.framing === undefined || epoch > latest.framing.epoch))
         latest = commit;
@@ -148,8 +175,8 @@ export class RoomInbound {
     return { ...(eventId !== undefined ? { eventId } : {}), error: `${rule}: ${message}` };
   }
 
-  private async anyUnknown(ids: readonly string[]): Promise<boolean> {
-    for (const id of ids) if (!(await loadAuthEvent(this.ctx.db, id))) return true;
+  private async anyUnknown(ids: readonly string[], batch: Batch): Promise<boolean> {
+    for (const id of ids) if (!(await this.known(id, batch))) return true;
     return false;
   }
 
@@ -194,6 +221,7 @@ export class RoomInbound {
     roomId: string,
     eventId: string,
     chain: Map<string, AuthEvent>,
+    batch: Batch,
   ): Promise<void> {
     let events: unknown[];
     try {
@@ -216,7 +244,7 @@ export class RoomInbound {
     });
     for (const raw of ordered) {
       if (raw.room_id !== roomId) continue;
-      const { checked } = await this.check(raw, chain);
+      const { checked } = await this.check(raw, chain, batch);
       if (!checked.ok) {
         this.refuse(
           from,
@@ -226,15 +254,19 @@ export class RoomInbound {
         );
         continue;
       }
-      if (!(await getEvent(this.ctx.db, checked.event.eventId)))
-        chain.set(checked.event.eventId, checked.event);
+      if (!(await this.known(checked.event.eventId, batch))) chain.set(checked.event.eventId, checked.event);
     }
   }
 
   /** Section 3 / Matrix: a gap before the event is filled from the sender, oldest first. */
-  private async fetchMissingPrevEvents(from: string, event: AuthEvent, depth: number): Promise<void> {
+  private async fetchMissingPrevEvents(
+    from: string,
+    event: AuthEvent,
+    depth: number,
+    batch: Batch,
+  ): Promise<void> {
     const missing: string[] = [];
-    for (const id of event.pdu.prev_events) if (!(await getEvent(this.ctx.db, id))) missing.push(id);
+    for (const id of event.pdu.prev_events) if (!(await this.known(id, batch))) missing.push(id);
     if (missing.length === 0) return;
     let events: unknown[];
     try {
@@ -256,7 +288,7 @@ export class RoomInbound {
       return;
     }
     // The gap stays if the sender cannot fill it: the event's state is its auth events (section 5).
-    for (const missingEvent of events) await this.receive(from, missingEvent, depth + 1);
+    for (const missingEvent of events) await this.receive(from, missingEvent, depth + 1, batch);
   }
 
   private logFetchFailure(from: string, what: string, error: unknown): void {
@@ -264,43 +296,57 @@ export class RoomInbound {
     this.ctx.log.warn({ origin: from }, `${what} failed: ${detail}`);
   }
 
-  private async store(event: AuthEvent): Promise<PduOutcome> {
-    const { pdu, eventId } = event;
+  /** Stores the accepted events in one write, in the order they were accepted. */
+  private async storeAll(batch: Batch): Promise<void> {
+    if (batch.size === 0) return;
     const stored = await this.ctx.db.write(async (tx) => {
-      if (await getEvent(tx, eventId)) return false;
-      if (pdu.type === CREATE_EVENT_TYPE) {
-        if (await getRoom(tx, pdu.room_id)) return false; // one create event per room
-        await insertEvent(tx, eventId, pdu);
-        await insertRoom(
-          tx,
-          {
-            room_id: pdu.room_id,
-            room_version: String(pdu.content.room_version),
-            create_event_id: eventId,
-            current_commit_id: null,
-          },
-          pdu.origin_server_ts,
-        );
-        return true;
+      const done: { event: AuthEvent; kind: MlsEventKind }[] = [];
+      for (const event of batch.values()) {
+        const kind = await this.storeOne(tx, event);
+        if (kind) done.push({ event, kind });
       }
-      const room = await loadRoom(tx, pdu.room_id);
-      if (!room) return false;
-      const position = await insertEvent(tx, eventId, pdu);
-      const kind = eventKind(room.names, pdu.type);
-      if (kind === "commit") await this.updateCurrentCommit(tx, room.row, room.names.commitType, event);
-      if (kind === "pending" && event.framing) {
-        await insertPendingCommit(tx, pdu.room_id, eventId, event.framing.epoch, position);
-      }
-      return true;
+      return done;
     });
-    if (!stored) return { eventId };
-    rememberAuthEvent(event);
-    if (pdu.type !== CREATE_EVENT_TYPE) {
-      this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, pdu.room_id));
-      const names = namesForRoomVersion((await getRoom(this.ctx.db, pdu.room_id))?.room_version ?? "");
-      if (names && eventKind(names, pdu.type) === "pending") this.pendingStored(pdu.room_id);
+    const rooms = new Set<string>();
+    const pendingRooms = new Set<string>();
+    for (const { event, kind } of stored) {
+      rememberAuthEvent(event);
+      if (kind === "create") continue;
+      rooms.add(event.pdu.room_id);
+      if (kind === "pending") pendingRooms.add(event.pdu.room_id);
     }
-    return { eventId };
+    for (const roomId of rooms) this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, roomId));
+    for (const roomId of pendingRooms) this.pendingStored(roomId);
+  }
+
+  /** Stores one accepted event; returns its kind, or undefined when there was nothing to store. */
+  private async storeOne(tx: WriteTransaction, event: AuthEvent): Promise<MlsEventKind | undefined> {
+    const { pdu, eventId } = event;
+    if (await getEvent(tx, eventId)) return undefined;
+    if (pdu.type === CREATE_EVENT_TYPE) {
+      if (await getRoom(tx, pdu.room_id)) return undefined; // one create event per room
+      await insertEvent(tx, eventId, pdu);
+      await insertRoom(
+        tx,
+        {
+          room_id: pdu.room_id,
+          room_version: String(pdu.content.room_version),
+          create_event_id: eventId,
+          current_commit_id: null,
+        },
+        pdu.origin_server_ts,
+      );
+      return "create";
+    }
+    const room = await loadRoom(tx, pdu.room_id);
+    if (!room) return undefined;
+    const position = await insertEvent(tx, eventId, pdu);
+    const kind = eventKind(room.names, pdu.type);
+    if (kind === "commit") await this.updateCurrentCommit(tx, room.row, room.names.commitType, event);
+    if (kind === "pending" && event.framing) {
+      await insertPendingCommit(tx, pdu.room_id, eventId, event.framing.epoch, position);
+    }
+    return kind;
   }
 
   private async updateCurrentCommit(

@@ -11,7 +11,7 @@ import type { ServerContext } from "../../context.js";
 import { badJson, forbidden, MatrixError, notFound, unsupportedRoomVersion } from "../../errors.js";
 import { userExists } from "../../services/accounts.js";
 import { loadRoom } from "../../services/rooms.js";
-import { getMembership, setMembership } from "../../services/roomStore.js";
+import { getEvent, getMembership, setMembership } from "../../services/roomStore.js";
 import type { FederationRouter } from "../types.js";
 import type { RoomInbound } from "./inbound.js";
 import { INVITE_PATH, type RemoteInvite } from "./outboundInvite.js";
@@ -51,9 +51,8 @@ export function remoteInviteRoutes(ctx: ServerContext, inbound: RoomInbound) {
       if (invite.create_event.room_id !== invite.room_id)
         throw badJson("The create event is of another room");
       // Learn the room from the inviting server: its current commit, with the auth chain.
-      if (!(await loadRoom(ctx.db, invite.room_id))?.state.commit) {
-        await learnRoom(ctx, inbound, origin, invite);
-      }
+      // The commit that added us may still be on its way: learn the room up to the invite's commit.
+      if (!(await getEvent(ctx.db, invite.current_commit))) await learnRoom(ctx, inbound, origin, invite);
       const room = await loadRoom(ctx.db, invite.room_id);
       const servers = room?.state.commit?.federation?.federation.servers ?? [];
       if (!room || !servers.includes(origin) || !servers.includes(ctx.config.serverName)) {
@@ -95,6 +94,6 @@ async function learnRoom(ctx: ServerContext, inbound: RoomInbound, origin: strin
   );
   const pdu = reply.pdus?.[0];
   if (pdu === undefined) throw badJson("The inviting server did not serve the room's current commit");
-  const outcome = await inbound.receive(origin, pdu, 0);
+  const outcome = await inbound.receiveOne(origin, pdu);
   if (outcome.error) throw forbidden(`The room's current commit was refused: ${outcome.error}`);
 }

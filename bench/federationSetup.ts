@@ -1,0 +1,204 @@
+// Setup for npm run bench:federation: two compiled homeservers on loopback, their names pinned to
+// each other over plain HTTP (no proxies in between, unlike test/helpers/federation.ts), users,
+// and rooms spanning both servers made with real MLS commits through the client API.
+import Sqlite from "better-sqlite3";
+import { readFileSync } from "node:fs";
+import { fed, MlsMember } from "../test/helpers/mlsMember.js";
+import { MLS_ALGORITHM } from "../test/helpers/keyPackages.js";
+import { freePort, startServerProcess, type ServerProcess } from "../test/helpers/serverProcess.js";
+import { call } from "./httpClient.js";
+
+const UNLIMITED = "1000000";
+const CIPHERTEXTS_PER_ROOM = 16;
+/** USER_HZ: Linux reports process CPU times in 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface Pair {
+  /** The origin: its clients send. */
+  readonly a: ServerProcess;
+  /** The receiver: it ingests what `a` sends. */
+  readonly b: ServerProcess;
+  close(): Promise<void>;
+}
+
+/** Both servers as `npm start` runs them (dist/), on SQLite, rate limits out of the way. */
+export async function startPair(nodeArgs?: readonly string[]): Promise<Pair> {
+  const ports = [await freePort(), await freePort()];
+  const pins = ports.map((port) => `localhost:${port}=http://127.0.0.1:${port}`).join(",");
+  const start = (port: number) =>
+    startServerProcess({
+      port,
+      compiled: true,
+      ...(nodeArgs ? { nodeArgs } : {}),
+      env: {
+        MYELIN_LOG_LEVEL: "error",
+        MYELIN_FEDERATION_PINS: pins,
+        MYELIN_FEDERATION_ALLOW_PLAIN_HTTP: "loopback",
+        MYELIN_FEDERATION_RETRY_INITIAL_MS: "200",
+        MYELIN_FEDERATION_RETRY_MAX_MS: "1000",
+        MYELIN_REQUESTS_PER_SECOND: UNLIMITED,
+        MYELIN_REQUEST_BURST: UNLIMITED,
+        MYELIN_FEDERATION_REQUESTS_PER_SECOND: UNLIMITED,
+        MYELIN_FEDERATION_REQUEST_BURST: UNLIMITED,
+      },
+    });
+  const a = await start(ports[0] as number);
+  const b = await start(ports[1] as number).catch(async (error: unknown) => {
+    await a.destroy();
+    throw error;
+  });
+  return {
+    a,
+    b,
+    close: async () => {
+      await Promise.all([a.destroy(), b.destroy()]);
+    },
+  };
+}
+
+export interface User {
+  readonly userId: string;
+  readonly token: string;
+  readonly deviceId: string;
+}
+
+export async function register(server: ServerProcess, localpart: string): Promise<User> {
+  const path = "/_matrix/client/v3/register";
+  const password = "bench password";
+  const first = await call(server.url, "POST", path, undefined, { username: localpart, password });
+  const reply = await call(server.url, "POST", path, undefined, {
+    username: localpart,
+    password,
+    auth: { type: "m.login.dummy", session: first.body.session },
+  });
+  if (reply.status !== 200) throw new Error(`register ${localpart}: ${JSON.stringify(reply.body)}`);
+  return {
+    userId: reply.body.user_id as string,
+    token: reply.body.access_token as string,
+    deviceId: reply.body.device_id as string,
+  };
+}
+
+/** Runs `task` for 0..count-1 with at most `width` at a time. */
+export async function inParallel<T>(
+  count: number,
+  width: number,
+  task: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function roomPath(roomId: string): string {
+  return `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+}
+
+/** Sends a commit as a client of the first power does; throws unless the server accepts it. */
+export async function sendCommit(server: ServerProcess, user: User, roomId: string, ciphertext: string) {
+  const reply = await call(server.url, "PUT", `${roomPath(roomId)}/state/de.bwi.mls.commit/`, user.token, {
+    algorithm: MLS_ALGORITHM,
+    ciphertext,
+  });
+  if (reply.status !== 200) throw new Error(`commit refused: ${JSON.stringify(reply.body)}`);
+}
+
+/** A room created on `a` by its sender, with `a` alone in `servers` (its epoch-0 commit sent). */
+export async function roomOnA(a: ServerProcess, sender: User, servers: string[] = [a.serverName]) {
+  const created = await call(a.url, "POST", "/_matrix/client/v3/createRoom", sender.token, {});
+  const roomId = created.body.room_id as string;
+  const member = await MlsMember.create(roomId, sender.userId);
+  const commit = await member.commit(fed(servers));
+  await sendCommit(a, sender, roomId, commit.ciphertext);
+  commit.adopt();
+  return { roomId, member };
+}
+
+export interface CrossRoom {
+  readonly roomId: string;
+  readonly sender: User;
+  readonly receiver: User;
+  /** Real MLS application messages of the sender (1 KiB), reused round-robin: the server cannot tell. */
+  readonly ciphertexts: readonly string[];
+}
+
+/**
+ * A room whose epoch-0 commit lists both servers; the sender (on a) invites the receiver (on b),
+ * who joins, so that everything sent on a is delivered to b.
+ */
+export async function crossRoom(pair: Pair, sender: User, receiver: User): Promise<CrossRoom> {
+  const { roomId, member } = await roomOnA(pair.a, sender, [pair.a.serverName, pair.b.serverName]);
+  const invited = await call(pair.a.url, "POST", `${roomPath(roomId)}/invite`, sender.token, {
+    user_id: receiver.userId,
+  });
+  if (invited.status !== 200) throw new Error(`remote invite failed: ${JSON.stringify(invited.body)}`);
+  const joined = await call(pair.b.url, "POST", `${roomPath(roomId)}/join`, receiver.token, {});
+  if (joined.status !== 200) throw new Error(`remote join failed: ${JSON.stringify(joined.body)}`);
+  const ciphertexts: string[] = [];
+  for (let m = 0; m < CIPHERTEXTS_PER_ROOM; m++) {
+    const body = JSON.stringify({ type: "m.room.message", content: { body: "x".repeat(1024) } });
+    ciphertexts.push(await member.encrypt(body));
+  }
+  return { roomId, sender, receiver, ciphertexts };
+}
+
+export interface Sent {
+  readonly ok: boolean;
+  readonly eventId: string;
+  /** performance.now() when the request left. */
+  readonly started: number;
+}
+
+export async function sendEncrypted(
+  server: ServerProcess,
+  user: User,
+  roomId: string,
+  txn: string,
+  ciphertext: string,
+): Promise<Sent> {
+  const started = performance.now();
+  const reply = await call(
+    server.url,
+    "PUT",
+    `${roomPath(roomId)}/send/m.room.encrypted/${txn}`,
+    user.token,
+    {
+      algorithm: MLS_ALGORITHM,
+      ciphertext,
+    },
+  );
+  return { ok: reply.status === 200, eventId: reply.body.event_id as string, started };
+}
+
+/**
+ * Counts the events a server has stored, reading its SQLite file beside it (WAL readers never
+ * block the writer): the cheapest exact answer to "has it stored them all yet".
+ */
+export function eventCounter(server: ServerProcess): { count(): number; close(): void } {
+  const db = new Sqlite(server.database, { readonly: true, fileMustExist: true });
+  const statement = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM events");
+  return { count: () => (statement.get() as { n: number }).n, close: () => db.close() };
+}
+
+/** CPU seconds (user + system) the server's current process has used: how busy it was in a phase. */
+export function cpuSeconds(server: ServerProcess): number {
+  const pid = server.pid();
+  if (pid === undefined) return NaN;
+  // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name), in clock ticks.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
