@@ -13,6 +13,9 @@ const CIPHERTEXTS_PER_ROOM = 16;
 /** USER_HZ: Linux reports process CPU times in 1/100 s on every architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+export { inParallel, percentile, register, type User } from "./benchUtil.js";
+import type { User } from "./benchUtil.js";
+
 export interface Pair {
   /** The origin: its clients send. */
   readonly a: ServerProcess;
@@ -54,54 +57,6 @@ export async function startPair(nodeArgs?: readonly string[]): Promise<Pair> {
       await Promise.all([a.destroy(), b.destroy()]);
     },
   };
-}
-
-export interface User {
-  readonly userId: string;
-  readonly token: string;
-  readonly deviceId: string;
-}
-
-export async function register(server: ServerProcess, localpart: string): Promise<User> {
-  const path = "/_matrix/client/v3/register";
-  const password = "bench password";
-  const first = await call(server.url, "POST", path, undefined, { username: localpart, password });
-  const reply = await call(server.url, "POST", path, undefined, {
-    username: localpart,
-    password,
-    auth: { type: "m.login.dummy", session: first.body.session },
-  });
-  if (reply.status !== 200) throw new Error(`register ${localpart}: ${JSON.stringify(reply.body)}`);
-  return {
-    userId: reply.body.user_id as string,
-    token: reply.body.access_token as string,
-    deviceId: reply.body.device_id as string,
-  };
-}
-
-/** Runs `task` for 0..count-1 with at most `width` at a time. */
-export async function inParallel<T>(
-  count: number,
-  width: number,
-  task: (i: number) => Promise<T>,
-): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await task(i);
-      }
-    }),
-  );
-  return results;
-}
-
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 export function roomPath(roomId: string): string {

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { fed, MlsMember } from "../test/helpers/mlsMember.js";
 import { startServerProcess, type Backend, type ServerProcess } from "../test/helpers/serverProcess.js";
 import { call, closeClient } from "./httpClient.js";
+import { inParallel, percentile, register, type User } from "./benchUtil.js";
 import { describeMachine } from "./machine.js";
 
 const ALGORITHM = "de.bwi.mls.v1.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
@@ -19,20 +20,10 @@ const PACED_MS = 6_000;
 const SCALE_USERS = 1_000;
 const SCALE_ROOMS = 10_000;
 
-interface User {
-  userId: string;
-  token: string;
-}
 interface Room {
   roomId: string;
   sender: User;
   ciphertexts: string[];
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 function rssMiB(pid: number | undefined): number {
@@ -41,35 +32,6 @@ function rssMiB(pid: number | undefined): number {
     .split("\n")
     .find((l) => l.startsWith("VmRSS:"));
   return Number(line?.split(/\s+/)[1]) / 1024;
-}
-
-async function register(server: ServerProcess, localpart: string): Promise<User> {
-  const path = "/_matrix/client/v3/register";
-  const first = await call(server.url, "POST", path, undefined, {
-    username: localpart,
-    password: "bench password",
-  });
-  const reply = await call(server.url, "POST", path, undefined, {
-    username: localpart,
-    password: "bench password",
-    auth: { type: "m.login.dummy", session: first.body.session },
-  });
-  if (reply.status !== 200) throw new Error(`register failed: ${JSON.stringify(reply.body)}`);
-  return { userId: reply.body.user_id as string, token: reply.body.access_token as string };
-}
-
-async function inParallel<T>(count: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await task(i);
-      }
-    }),
-  );
-  return results;
 }
 
 async function setUp(server: ServerProcess): Promise<{ rooms: Room[]; receivers: User[] }> {
