@@ -6,6 +6,7 @@ import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
 import { MatrixError, badJson } from "../errors.js";
 import { announceDeviceChange, announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
+import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "../federation/edus/remoteKeys.js";
 import { isJsonObject, type JsonObject } from "../http/body.js";
 import {
   crossSigningKey,
@@ -89,14 +90,15 @@ async function checkSignature(
   signed: unknown,
 ): Promise<NewSignature[]> {
   if (!isJsonObject(signed)) throw new SignatureRefusal("M_BAD_JSON", "The signed object must be an object");
-  if (userIdServerName(targetUser) !== ctx.config.serverName)
-    throw new SignatureRefusal("M_NOT_FOUND", "Unknown user");
   const crossSigning = await crossSigningKeys(ctx.db, signer);
   const bySigningKey = (usage: CrossSigningUsage) => (keyId: string) => {
     const key = crossSigning.find((k) => k.usage === usage);
     return key !== undefined && keyId === `ed25519:${key.publicKey}` ? ed25519Key(key.publicKey) : undefined;
   };
-  const master = await crossSigningKey(ctx.db, targetUser, "master");
+  const master =
+    userIdServerName(targetUser) === ctx.config.serverName
+      ? await crossSigningKey(ctx.db, targetUser, "master")
+      : await remoteMasterKey(ctx, signer, targetUser);
   const toRows = (pairs: [string, string][], onlyFor: string | null) =>
     pairs.map(([signerKeyId, signature]) => ({ targetUser, targetKey, signerKeyId, signature, onlyFor }));
 
@@ -132,6 +134,30 @@ async function checkSignature(
     throw new SignatureRefusal("M_NOT_FOUND", "Only another user's master key can be signed");
   }
   return toRows(newSignatures(ctx, signer, signed, master.json, bySigningKey("user_signing")), signer);
+}
+
+/**
+ * A user of another server's master key, as their server serves it (checked there and here):
+ * signing it with our user-signing key is how a local user verifies them; the signature stays on
+ * this server and is shown to the signer alone.
+ */
+async function remoteMasterKey(
+  ctx: ServerContext,
+  signer: string,
+  userId: string,
+): Promise<{ publicKey: string; json: JsonObject } | undefined> {
+  const answer = await queryKeys(ctx, signer, { [userId]: [] }, DEFAULT_KEYS_TIMEOUT_MS);
+  const json = answer.master_keys[userId];
+  if (json === undefined) {
+    throw new SignatureRefusal(
+      "M_NOT_FOUND",
+      answer.failures[userIdServerName(userId) ?? ""]
+        ? "The user's server could not be reached"
+        : "Unknown user",
+    );
+  }
+  const publicKey = Object.values((json.keys ?? {}) as Record<string, string>)[0];
+  return publicKey === undefined ? undefined : { publicKey, json };
 }
 
 /**

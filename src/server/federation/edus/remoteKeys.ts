@@ -13,7 +13,13 @@ import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { MatrixError } from "../../errors.js";
 import { isJsonObject, type JsonObject } from "../../http/body.js";
-import { checkCrossSigningKey, signedByMaster, type CrossSigningKey } from "../../services/crossSigning.js";
+import {
+  checkCrossSigningKey,
+  signedByMaster,
+  uploadedSignatures,
+  type CrossSigningKey,
+} from "../../services/crossSigning.js";
+import { withSignatures } from "../../services/keyJson.js";
 import { checkDeviceKeys, splitKeyId } from "../../services/deviceKeysCheck.js";
 import {
   MlsCheckError,
@@ -140,14 +146,19 @@ function checkedCrossSigningKey(
   }
 }
 
-/** Adds the checked parts of `server`'s /user/keys/query answer to `result`. */
-function takeQueryAnswer(
+/**
+ * Adds the checked parts of `server`'s /user/keys/query answer to `result`. A remote master key
+ * carries the signatures the requester uploaded for it here (their user-signing key's: they
+ * verified that user), as the requester's own server is where those are kept.
+ */
+async function takeQueryAnswer(
   ctx: ServerContext,
+  requester: string,
   server: string,
   users: Record<string, readonly string[]>,
   answer: JsonObject,
   result: QueryResult,
-): void {
+): Promise<void> {
   for (const [userId, deviceIds] of Object.entries(users)) {
     const given = entry(answer.device_keys, userId);
     if (isJsonObject(given)) {
@@ -170,7 +181,10 @@ function takeQueryAnswer(
     }
     const master = checkedCrossSigningKey(ctx, server, userId, "master", entry(answer.master_keys, userId));
     if (master === undefined) continue;
-    result.master_keys[userId] = master.json;
+    const mine = (await uploadedSignatures(ctx.db, userId, requester)).filter(
+      (row) => row.signer_user_id === requester && row.target_key === master.publicKey,
+    );
+    result.master_keys[userId] = withSignatures(master.json, mine);
     const self = checkedCrossSigningKey(
       ctx,
       server,
@@ -197,7 +211,7 @@ export async function queryKeys(
     remoteByServer(ctx, wanted),
     (users) => ({ path: USER_KEYS_QUERY_PATH, body: { device_keys: users } }),
     timeoutMs,
-    async (server, users, answer) => takeQueryAnswer(ctx, server, users, answer, result),
+    async (server, users, answer) => takeQueryAnswer(ctx, requester, server, users, answer, result),
   );
   return { failures, ...result };
 }
