@@ -4,7 +4,6 @@
 import { decodeBase64Lenient } from "../protocol/base64.js";
 import {
   DEFAULT_REQUIRED_VERIFICATION,
-  decodeFederationObject,
   type FederationObject,
   type RequiredVerification,
 } from "../protocol/federationObject.js";
@@ -16,6 +15,7 @@ import {
   namesForRoomVersion,
 } from "../protocol/names.js";
 import { ClientData, type Session } from "./clientData.js";
+import { logIn, registerAccount, type LoginReply, type RegisterFields } from "./login.js";
 import { fingerprint as masterFingerprint } from "./device/crossSigning.js";
 import { loadCrossSigningKeys, loadSignatureKeyPair } from "./device/deviceStore.js";
 import { queryUserKeys } from "./device/keysQuery.js";
@@ -31,7 +31,7 @@ import type {
   RoomSummary,
   TimelineMessage,
 } from "./events.js";
-import { MatrixApiError, MatrixHttp, segment, type Fetch } from "./http/matrixHttp.js";
+import { MatrixHttp, segment, type Fetch } from "./http/matrixHttp.js";
 import { KeyPackagePool } from "./keyPackagePool.js";
 import {
   createDeviceKeyPackage,
@@ -60,6 +60,8 @@ import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
 import { RoomEvents } from "./rooms/roomEvents.js";
 import { RoomMessages } from "./rooms/roomMessages.js";
 import { newRoomRecord, type RoomEvent, type RoomRecord } from "./rooms/roomRecord.js";
+import { ensureFederation, ensureRoomVersion, fillGap } from "./rooms/roomLookup.js";
+import { sendDeliveries } from "./rooms/deliveries.js";
 import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
 import { SerialQueue } from "./serialQueue.js";
 import type { ClientStore } from "./store/clientStore.js";
@@ -133,7 +135,7 @@ export class MyelinClient {
       emit,
       newId: randomId,
       nextSync,
-      ensureFederation: (room) => this.ensureFederation(room),
+      ensureFederation: (room) => ensureFederation(this.http, room),
     });
     this.roomEvents = new RoomEvents({
       data,
@@ -172,54 +174,12 @@ export class MyelinClient {
 
   // ---- sessions
 
-  static async register(
-    options: LoginOptions & { readonly username: string; readonly registrationToken?: string },
-  ): Promise<MyelinClient> {
-    const http = new MatrixHttp({
-      baseUrl: options.baseUrl,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    });
-    const body: Record<string, unknown> = {
-      username: options.username,
-      password: options.password,
-      ...(options.deviceName ? { initial_device_display_name: options.deviceName } : {}),
-    };
-    let session: string | undefined;
-    try {
-      await http.request("POST", "/register", { body });
-    } catch (error) {
-      if (!(error instanceof MatrixApiError) || error.status !== 401) throw error;
-      session = typeof error.body.session === "string" ? error.body.session : undefined;
-    }
-    const auth = options.registrationToken
-      ? { type: "m.login.registration_token", token: options.registrationToken, session }
-      : { type: "m.login.dummy", session };
-    const reply = await http.request<{ user_id: string; device_id: string; access_token: string }>(
-      "POST",
-      "/register",
-      { body: { ...body, auth } },
-    );
-    return MyelinClient.begin(options, reply);
+  static async register(options: LoginOptions & RegisterFields): Promise<MyelinClient> {
+    return MyelinClient.begin(options, await registerAccount(options));
   }
 
   static async login(options: LoginOptions & { readonly user: string }): Promise<MyelinClient> {
-    const http = new MatrixHttp({
-      baseUrl: options.baseUrl,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    });
-    const reply = await http.request<{ user_id: string; device_id: string; access_token: string }>(
-      "POST",
-      "/login",
-      {
-        body: {
-          type: "m.login.password",
-          identifier: { type: "m.id.user", user: options.user },
-          password: options.password,
-          ...(options.deviceName ? { initial_device_display_name: options.deviceName } : {}),
-        },
-      },
-    );
-    return MyelinClient.begin(options, reply);
+    return MyelinClient.begin(options, await logIn(options));
   }
 
   /** Resumes the session kept in the store. */
@@ -234,10 +194,7 @@ export class MyelinClient {
     return client;
   }
 
-  private static async begin(
-    options: LoginOptions,
-    reply: { user_id: string; device_id: string; access_token: string },
-  ): Promise<MyelinClient> {
+  private static async begin(options: LoginOptions, reply: LoginReply): Promise<MyelinClient> {
     const session: Session = {
       baseUrl: options.baseUrl,
       userId: reply.user_id,
@@ -382,8 +339,10 @@ export class MyelinClient {
             room.roomVersion ??= event.content.room_version;
           }
         }
-        await this.ensureRoomVersion(room);
-        const gap = joined.timeline?.limited ? await this.fillGap(room, joined.timeline.prev_batch) : [];
+        await ensureRoomVersion(this.http, room);
+        const gap = joined.timeline?.limited
+          ? await fillGap(this.http, room, joined.timeline.prev_batch)
+          : [];
         await this.roomEvents.process(room, [...gap, ...timeline]);
         await this.rewelcome.check(room, joined["de.bwi.mls.current_commit"]);
         await this.data.saveRoom(room);
@@ -415,44 +374,8 @@ export class MyelinClient {
     }
     await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
     await this.data.saveSyncToken(sync.next_batch);
-    await this.deliver();
+    await sendDeliveries(this.http, this.data, this.queue);
     this.commitLeaversWhereDue();
-  }
-
-  /** A limited timeline: page back to the last event we processed (or the room's start). */
-  private async fillGap(room: RoomRecord, from: string | undefined): Promise<RoomEvent[]> {
-    const events: RoomEvent[] = [];
-    let token = from;
-    while (token !== undefined && events.length < 10_000) {
-      const page = await this.http.request<{ chunk: RoomEvent[]; end?: string }>(
-        "GET",
-        `/rooms/${segment(room.roomId)}/messages`,
-        { query: { dir: "b", from: token, limit: 100 } },
-      );
-      const seen = page.chunk.findIndex((event) => event.event_id === room.lastEventId);
-      events.push(...(seen >= 0 ? page.chunk.slice(0, seen) : page.chunk));
-      if (seen >= 0 || page.chunk.length === 0 || page.end === undefined) break;
-      token = page.end;
-    }
-    return events.reverse();
-  }
-
-  private async noteInvite(
-    roomId: string,
-    state: readonly { type: string; sender?: string; content: Record<string, unknown> }[],
-  ) {
-    const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
-    if (room.membership === "joined") return;
-    const fresh = room.membership !== "invited" || room.inviter === undefined;
-    room.membership = "invited";
-    for (const event of state) {
-      if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
-        room.roomVersion ??= event.content.room_version;
-      }
-      if (event.type === "m.room.member" && event.sender) room.inviter = event.sender;
-    }
-    await this.data.saveRoom(room);
-    if (fresh) this.emit({ kind: "invite", roomId, ...(room.inviter ? { inviter: room.inviter } : {}) });
   }
 
   /** Section 9: a Welcome names one of our key packages; joining the group uses it up. */
@@ -496,69 +419,22 @@ export class MyelinClient {
     }
   }
 
-  private async ensureRoomVersion(room: RoomRecord): Promise<void> {
-    if (room.roomVersion !== undefined) return;
-    const create = await this.http.request<{ room_version?: string }>(
-      "GET",
-      `/rooms/${segment(room.roomId)}/state/${CREATE_EVENT_TYPE}/`,
-    );
-    if (typeof create.room_version === "string") room.roomVersion = create.room_version;
-  }
-
-  /** The federation object of the room's current commit (section 3), read from the server. */
-  private async ensureFederation(room: RoomRecord): Promise<void> {
-    if (room.federation) return;
-    await this.ensureRoomVersion(room);
-    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-    if (!names) throw new MyelinError("BAD_STATE", `${room.roomId} is not an MLS room`);
-    const commit = await this.http.request<{ ciphertext?: string }>(
-      "GET",
-      `/rooms/${segment(room.roomId)}/state/${segment(names.commitType)}/`,
-    );
-    room.federation = decodeFederationObject(
-      readMlsFraming(decodeBase64Lenient(String(commit.ciphertext))).authenticatedData,
-    );
-  }
-
-  /** Section 7: after an accepted commit, the Welcome over to-device, then /invite. */
-  private async deliver(): Promise<void> {
-    for (const room of this.data.rooms.values()) {
-      if (room.deliveries.length === 0) continue;
-      await this.queue.run(room.roomId, async () => {
-        const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-        while (room.deliveries.length > 0 && names) {
-          const delivery = room.deliveries[0]!;
-          if (delivery.welcome && delivery.devices.length > 0) {
-            const messages: Record<string, Record<string, unknown>> = {};
-            for (const device of delivery.devices) {
-              (messages[device.userId] ??= {})[device.deviceId] = {
-                algorithm: defaultAlgorithm(names),
-                ciphertext: delivery.welcome,
-              };
-            }
-            await this.http.request(
-              "PUT",
-              `/sendToDevice/m.room.encrypted/${segment(`welcome-${delivery.id}`)}`,
-              {
-                body: { messages },
-              },
-            );
-          }
-          for (const userId of delivery.inviteUsers) {
-            try {
-              await this.http.request("POST", `/rooms/${segment(room.roomId)}/invite`, {
-                body: { user_id: userId },
-              });
-            } catch (error) {
-              // Already invited or joined: the Welcome was what they needed.
-              if (!(error instanceof MatrixApiError && error.status === 403)) throw error;
-            }
-          }
-          room.deliveries.shift();
-          await this.data.saveRoom(room);
-        }
-      });
+  private async noteInvite(
+    roomId: string,
+    state: readonly { type: string; sender?: string; content: Record<string, unknown> }[],
+  ) {
+    const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
+    if (room.membership === "joined") return;
+    const fresh = room.membership !== "invited" || room.inviter === undefined;
+    room.membership = "invited";
+    for (const event of state) {
+      if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
+        room.roomVersion ??= event.content.room_version;
+      }
+      if (event.type === "m.room.member" && event.sender) room.inviter = event.sender;
     }
+    await this.data.saveRoom(room);
+    if (fresh) this.emit({ kind: "invite", roomId, ...(room.inviter ? { inviter: room.inviter } : {}) });
   }
 
   private commitLeaversWhereDue(): void {
@@ -655,7 +531,7 @@ export class MyelinClient {
 
   async invite(roomId: string, userId: string): Promise<InviteResult> {
     const room = this.joinedRoom(roomId);
-    await this.ensureFederation(room);
+    await ensureFederation(this.http, room);
     const plan = await planAddDevices(
       { http: this.http, store: this.data.store, ourUserId: this.userId },
       room,
@@ -663,7 +539,7 @@ export class MyelinClient {
       { invite: true },
     );
     await this.commits.run(roomId, { kind: "invite", userId }, plan.planner);
-    await this.deliver();
+    await sendDeliveries(this.http, this.data, this.queue);
     return { added: plan.added, skipped: plan.skipped };
   }
 
@@ -687,7 +563,7 @@ export class MyelinClient {
     }
     const room = this.data.rooms.get(roomId)!;
     await this.queue.run(roomId, async () => {
-      await this.ensureFederation(room);
+      await ensureFederation(this.http, room);
       await this.data.saveRoom(room);
     });
     this.emit({ kind: "joined", roomId });
@@ -895,7 +771,7 @@ export class MyelinClient {
       const group = this.data.groups.get(room.roomId);
       if (!group || room.removed || room.membership !== "joined") continue;
       if (groupMembers(group).some((m) => m.userId === this.userId && m.deviceId === deviceId)) continue;
-      await this.ensureFederation(room);
+      await ensureFederation(this.http, room);
       const plan = await planAddDevices(
         { http: this.http, store: this.data.store, ourUserId: this.userId },
         room,
@@ -904,7 +780,7 @@ export class MyelinClient {
       );
       await this.commits.run(room.roomId, { kind: "addDevice", userId: this.userId, deviceId }, plan.planner);
     }
-    await this.deliver();
+    await sendDeliveries(this.http, this.data, this.queue);
   }
 
   private joinedRoom(roomId: string): RoomRecord {
