@@ -16,7 +16,7 @@ import type { ClientStore } from "../../../src/client/store/clientStore.js";
 import { openMemoryStore } from "../../../src/client/store/memoryStore.js";
 import { request } from "../../helpers/http.js";
 import { startServerProcess, type ServerProcess } from "../../helpers/serverProcess.js";
-import { registerUser, type TestUser } from "../../helpers/users.js";
+import { loginUser, registerUser, type TestUser } from "../../helpers/users.js";
 
 const PASSWORD = "correct horse battery";
 
@@ -51,25 +51,9 @@ describe("device set-up and cross-signing", () => {
     };
   }
   const newUser = async () => device(await registerUser(server.url, `setup${++users}`, PASSWORD));
-  async function secondDevice(first: Device): Promise<Device> {
-    const login = await request<{ access_token: string; device_id: string }>(
-      server.url,
-      "POST",
-      "/_matrix/client/v3/login",
-      {
-        body: {
-          type: "m.login.password",
-          identifier: { type: "m.id.user", user: first.user.userId },
-          password: PASSWORD,
-        },
-      },
-    );
-    return device({
-      userId: first.user.userId,
-      token: login.body.access_token,
-      deviceId: login.body.device_id,
-    });
-  }
+  const secondDevice = async (first: Device) =>
+    device(await loginUser(server.url, first.user.userId, PASSWORD));
+
   const setUp = (d: Device) =>
     setUpDevice({
       http: d.http,

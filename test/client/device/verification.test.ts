@@ -30,7 +30,7 @@ import { decodeBase64Unpadded } from "../../../src/protocol/base64.js";
 import { request } from "../../helpers/http.js";
 import { newSigningKey, signed } from "../../helpers/keyPackages.js";
 import { startServerProcess, type ServerProcess } from "../../helpers/serverProcess.js";
-import { registerUser, type TestUser } from "../../helpers/users.js";
+import { loginUser, registerUser, type TestUser } from "../../helpers/users.js";
 
 const PASSWORD = "correct horse battery";
 
@@ -59,25 +59,9 @@ describe("verification levels", () => {
     return { user, http, store, setup };
   }
   const newUser = async () => setUp(await registerUser(server.url, `verify${++users}`, PASSWORD));
-  async function secondDevice(first: Device): Promise<Device> {
-    const login = await request<{ access_token: string; device_id: string }>(
-      server.url,
-      "POST",
-      "/_matrix/client/v3/login",
-      {
-        body: {
-          type: "m.login.password",
-          identifier: { type: "m.id.user", user: first.user.userId },
-          password: PASSWORD,
-        },
-      },
-    );
-    return setUp({
-      userId: first.user.userId,
-      token: login.body.access_token,
-      deviceId: login.body.device_id,
-    });
-  }
+  const secondDevice = async (first: Device) =>
+    setUp(await loginUser(server.url, first.user.userId, PASSWORD));
+
   /** The level `viewer` gives each device of `owner`. */
   async function levels(
     viewer: Device,
