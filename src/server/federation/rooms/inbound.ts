@@ -115,7 +115,11 @@ export class RoomInbound {
     const participation = this.participates(event, [...authEvents.values()]);
     if (participation !== undefined) return this.refuse(from, eventId, "section 7", participation);
     for (const link of chain.values()) batch.set(link.eventId, link);
-    if (event.pdu.type !== CREATE_EVENT_TYPE && depth < MAX_FETCH_DEPTH) {
+    // Before the commit that added this server nothing was ours: no gap to fill then.
+    const addsUs = ![...authEvents.values()].some((e) =>
+      e.federation?.federation.servers.includes(this.ctx.config.serverName),
+    );
+    if (event.pdu.type !== CREATE_EVENT_TYPE && depth < MAX_FETCH_DEPTH && !addsUs) {
       await this.fetchMissingPrevEvents(from, event, depth, batch);
     }
     const before = await this.checkAgainstStateBefore(event, batch);
