@@ -1,15 +1,14 @@
 // MyelinClient: the SDK an app uses. It logs in, sets the device up (section 9), keeps key
 // packages topped up, syncs, feeds room events to the MLS groups and runs the user's room
 // operations as commits (sections 6-8). Storage, fetch and the clock are injected.
-import { decodeBase64Lenient } from "../protocol/base64.js";
 import {
   DEFAULT_REQUIRED_VERIFICATION,
   type FederationObject,
   type RequiredVerification,
 } from "../protocol/federationObject.js";
-import { readMlsFraming } from "../protocol/mlsFraming.js";
 import {
   CREATE_EVENT_TYPE,
+  CURRENT_COMMIT_SYNC_FIELD,
   DEFAULT_ROOM_VERSION,
   defaultAlgorithm,
   namesForRoomVersion,
@@ -57,15 +56,16 @@ import {
   shouldCommitLeavers,
 } from "./rooms/planners.js";
 import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
-import { RoomEvents } from "./rooms/roomEvents.js";
+import { framedEpoch, RoomEvents } from "./rooms/roomEvents.js";
 import { RoomMessages } from "./rooms/roomMessages.js";
-import { newRoomRecord, type RoomEvent, type RoomRecord } from "./rooms/roomRecord.js";
+import { newRoomRecord, type RoomRecord } from "./rooms/roomRecord.js";
 import { ensureFederation, ensureRoomVersion, fillGap } from "./rooms/roomLookup.js";
 import { sendDeliveries } from "./rooms/deliveries.js";
 import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
 import { SerialQueue } from "./serialQueue.js";
 import type { ClientStore } from "./store/clientStore.js";
 import { SYNC_FILTER, type SyncResponse } from "./sync/syncResponse.js";
+import { equalBytes } from "../protocol/bytes.js";
 
 export { MyelinError, NotLoggedInError } from "./errors.js";
 export { MatrixApiError, HomeserverUnreachableError } from "./http/matrixHttp.js";
@@ -344,7 +344,7 @@ export class MyelinClient {
           ? await fillGap(this.http, room, joined.timeline.prev_batch)
           : [];
         await this.roomEvents.process(room, [...gap, ...timeline]);
-        await this.rewelcome.check(room, joined["de.bwi.mls.current_commit"]);
+        await this.rewelcome.check(room, joined[CURRENT_COMMIT_SYNC_FIELD]);
         await this.data.saveRoom(room);
       });
     }
@@ -402,21 +402,13 @@ export class MyelinClient {
       room.pending = undefined;
       room.federation = undefined; // learnt from the current commit, once we can read the room
       room.buffered = room.buffered.filter((event) => {
-        const epoch = this.epochOf(event);
+        const epoch = framedEpoch(event.content.ciphertext);
         return epoch === undefined || epoch >= groupEpoch(group);
       });
       await this.data.saveRoom(room, { group, pending: null });
       await this.pool.used(found.storeKey);
       await this.roomEvents.replayBuffered(room);
     });
-  }
-
-  private epochOf(event: RoomEvent): bigint | undefined {
-    try {
-      return readMlsFraming(decodeBase64Lenient(String(event.content.ciphertext))).epoch;
-    } catch {
-      return undefined;
-    }
   }
 
   private async noteInvite(
@@ -610,7 +602,7 @@ export class MyelinClient {
     return members.map((m) => {
       const known = levels.get(m.userId)?.get(m.deviceId);
       // A level counts only for the key that is actually in the group.
-      const matches = known?.key !== undefined && sameBytes(known.key, m.signaturePublicKey);
+      const matches = known?.key !== undefined && equalBytes(known.key, m.signaturePublicKey);
       const verification =
         m.leafIndex === ownLeaf
           ? "own"
@@ -792,8 +784,4 @@ export class MyelinClient {
     }
     return room;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -10,6 +10,7 @@ import {
 } from "./mls/engine.js";
 import type { MatrixHttp } from "./http/matrixHttp.js";
 import type { ClientStore } from "./store/clientStore.js";
+import { jsonBytes, parseJsonBytes } from "./clientData.js";
 
 /** D17: keys are uploaded under the unstable prefix while the proposal is unstable. */
 export const MLS_ALGORITHM = UNSTABLE_NAMES.prefix + MANDATORY_CIPHERSUITE;
@@ -19,6 +20,8 @@ const LOW = 10;
 const TARGET = 25;
 /** Last-resort packages already handed out may still be named by a Welcome on its way. */
 const KEEP_LAST_RESORT = 3;
+/** The refs of our last-resort key packages, oldest first. */
+const LAST_RESORT_ORDER = "lastResortOrder";
 
 export interface KeyPackagePoolOptions {
   readonly http: MatrixHttp;
@@ -98,24 +101,17 @@ export class KeyPackagePool {
       })),
     );
     if (lastResort) {
-      const order = (await this.options.store.get("keyPackages", "lastResortOrder")) ?? new Uint8Array();
-      const refs = [
-        ...(order.length ? (JSON.parse(new TextDecoder().decode(order)) as string[]) : []),
-        ...made.map((kp) => refOf(kp.keyId)),
-      ];
-      await this.options.store.put(
-        "keyPackages",
-        "lastResortOrder",
-        new TextEncoder().encode(JSON.stringify(refs)),
-      );
+      const order = await this.options.store.get("keyPackages", LAST_RESORT_ORDER);
+      const refs = [...(order ? parseJsonBytes<string[]>(order) : []), ...made.map((kp) => refOf(kp.keyId))];
+      await this.options.store.put("keyPackages", LAST_RESORT_ORDER, jsonBytes(refs));
     }
     return made;
   }
 
   private async forgetOldLastResort(): Promise<void> {
-    const bytes = await this.options.store.get("keyPackages", "lastResortOrder");
+    const bytes = await this.options.store.get("keyPackages", LAST_RESORT_ORDER);
     if (!bytes) return;
-    const refs = JSON.parse(new TextDecoder().decode(bytes)) as string[];
+    const refs = parseJsonBytes<string[]>(bytes);
     if (refs.length <= KEEP_LAST_RESORT) return;
     const old = refs.slice(0, refs.length - KEEP_LAST_RESORT);
     await this.options.store.transaction([
@@ -123,8 +119,8 @@ export class KeyPackagePool {
       {
         op: "put" as const,
         ns: "keyPackages" as const,
-        key: "lastResortOrder",
-        value: new TextEncoder().encode(JSON.stringify(refs.slice(-KEEP_LAST_RESORT))),
+        key: LAST_RESORT_ORDER,
+        value: jsonBytes(refs.slice(-KEEP_LAST_RESORT)),
       },
     ]);
   }

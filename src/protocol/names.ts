@@ -62,3 +62,12 @@ export function eventKind(names: RoomVersionNames, type: string): MlsEventKind |
   if (type === names.pendingType || type === names.proposedCommitAlias) return "pending";
   return undefined;
 }
+
+/** D12: the errcode of a refusal for an epoch that is not the next one. */
+export const EPOCH_MISMATCH_ERRCODE = "DE.BWI.MLS_EPOCH_MISMATCH";
+
+/**
+ * This project's sync extension (docs/client-server-api.md): a joined room's current commit, so
+ * that a client learns which commit won a fork (section 5).
+ */
+export const CURRENT_COMMIT_SYNC_FIELD = "de.bwi.mls.current_commit";

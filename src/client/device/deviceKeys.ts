@@ -12,7 +12,8 @@ import { MANDATORY_CIPHERSUITE, STABLE_NAMES, UNSTABLE_NAMES } from "../../proto
 import { nobleSigner } from "../../protocol/nobleCrypto.js";
 import { signJson } from "../../protocol/signedJson.js";
 import type { SignatureKeyPair } from "../mls/engine.js";
-import { equalBytes, isRecord, signedBy } from "./checks.js";
+import { equalBytes } from "../../protocol/bytes.js";
+import { isRecord, signedBy } from "./checks.js";
 import { DeviceTrustError } from "./errors.js";
 
 /** Device keys as `/keys/upload` takes them and `/keys/query` returns them (with `unsigned`). */

@@ -3,7 +3,8 @@
 import { decodeBase64Unpadded, encodeBase64 } from "../../protocol/base64.js";
 import type { MatrixHttp } from "../http/matrixHttp.js";
 import type { ClientStore } from "../store/clientStore.js";
-import { equalBytes, signedBy } from "./checks.js";
+import { equalBytes } from "../../protocol/bytes.js";
+import { signedBy } from "./checks.js";
 import { fingerprint, signUserMasterKey, type CrossSigningKeys } from "./crossSigning.js";
 import { verifyDeviceKeys, type SignedDeviceKeys } from "./deviceKeys.js";
 import {

@@ -63,6 +63,7 @@ import { dropEpochSecrets } from "./epochSecrets.js";
 import { MlsEngineError } from "./mlsEngineError.js";
 import { decodeRoomState, encodeRoomState, type RoomStateMap } from "./roomState.js";
 import { decryptSenderLeafIndex } from "./senderData.js";
+import { equalBytes } from "../../protocol/bytes.js";
 
 export { MlsEngineError } from "./mlsEngineError.js";
 export { checkRoomStateEntry, MAX_ROOM_STATE_BYTES, type RoomStateMap } from "./roomState.js";
@@ -712,8 +713,4 @@ function utf8Text(bytes: Uint8Array, what: string): string {
   } catch {
     throw new MlsEngineError(`${what} is not UTF-8`);
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -9,6 +9,7 @@ import {
   UNSTABLE_NAMES,
 } from "../../protocol/names.js";
 import { MlsEngineError } from "./mlsEngineError.js";
+import { equalBytes } from "../../protocol/bytes.js";
 
 export type RoomStateMap = Readonly<
   Record<string, Readonly<Record<string, Readonly<Record<string, unknown>>>>>
@@ -100,8 +101,4 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const prototype = Object.getPrototypeOf(value) as unknown;
   return prototype === Object.prototype || prototype === null;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -19,6 +19,7 @@ import { MyelinError } from "../errors.js";
 import { MLS_ALGORITHM } from "../keyPackagePool.js";
 import { serverOf, withServers, type CommitPlan, type CommitPlanner } from "./commitPlan.js";
 import type { ClaimedKeyPackage, RoomRecord } from "./roomRecord.js";
+import { equalBytes } from "../../protocol/bytes.js";
 
 function federationOf(room: RoomRecord) {
   if (!room.federation) throw new MyelinError("BAD_STATE", `no current commit known in ${room.roomId}`);
@@ -87,7 +88,7 @@ export async function planAddDevices(
       } else if (
         identity.userId !== userId ||
         identity.deviceId !== device.deviceId ||
-        !sameBytes(identity.signaturePublicKey, device.signaturePublicKey)
+        !equalBytes(identity.signaturePublicKey, device.signaturePublicKey)
       ) {
         // The homeserver handed out a key package that is not the device's own: never add it.
         skipped.push({
@@ -182,10 +183,6 @@ export function shouldCommitLeavers(room: RoomRecord, group: GroupState): boolea
     .filter((leaf) => !going.has(leaf))
     .sort((a, b) => a - b)[0];
   return committer === ownLeafIndex(group);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /**

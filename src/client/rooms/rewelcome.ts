@@ -13,6 +13,7 @@ import type { KeyPackagePool } from "../keyPackagePool.js";
 import type { SerialQueue } from "../serialQueue.js";
 import type { CommitPlanner } from "./commitPlan.js";
 import type { RoomRecord } from "./roomRecord.js";
+import { equalBytes } from "../../protocol/bytes.js";
 
 export const REWELCOME_REQUEST_TYPE = "de.bwi.mls.rewelcome_request";
 /** How long a device waits for the Welcome before it asks again. */
@@ -34,10 +35,6 @@ export interface RewelcomeDeps {
     deviceId: string,
     planner: CommitPlanner,
   ) => Promise<void>;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 export class Rewelcome {
@@ -120,7 +117,7 @@ export class Rewelcome {
     const leaves = groupMembers(group).filter(
       (m) => m.userId === sender.userId && m.deviceId === sender.deviceId,
     );
-    if (!leaves.some((leaf) => sameBytes(leaf.signaturePublicKey, identity.signaturePublicKey))) return;
+    if (!leaves.some((leaf) => equalBytes(leaf.signaturePublicKey, identity.signaturePublicKey))) return;
     const planner: CommitPlanner = async (room, current) => {
       if (groupHasKeyPackage(current, wire) || !room.federation) return undefined;
       const old = groupMembers(current)

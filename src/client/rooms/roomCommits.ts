@@ -2,7 +2,7 @@
 // our server is powers[0] and as a pending commit otherwise, adopted only once they come back
 // accepted. When another commit takes the epoch, the intent is planned again on the new group
 // (an invite is retried, a stale self-update is not) and the app is told what happened.
-import { defaultAlgorithm, namesForRoomVersion } from "../../protocol/names.js";
+import { defaultAlgorithm, EPOCH_MISMATCH_ERRCODE, namesForRoomVersion } from "../../protocol/names.js";
 import { createRoomCommit, groupEpoch } from "../mls/engine.js";
 import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { ClientData } from "../clientData.js";
@@ -15,9 +15,7 @@ import type { PendingCommitRecord, RoomRecord } from "./roomRecord.js";
 
 /** D12: the epoch moved on before our commit or message reached the server. */
 export function isEpochMismatch(error: unknown): boolean {
-  return (
-    error instanceof MatrixApiError && error.status === 409 && error.errcode === "DE.BWI.MLS_EPOCH_MISMATCH"
-  );
+  return error instanceof MatrixApiError && error.status === 409 && error.errcode === EPOCH_MISMATCH_ERRCODE;
 }
 
 export interface RoomCommitsDeps {

@@ -18,7 +18,6 @@ import {
 } from "../mls/engine.js";
 import type { ClientData } from "../clientData.js";
 import type { ClientEvent, DeviceRef, TimelineMessage } from "../events.js";
-import { encodeBase64 } from "../../protocol/base64.js";
 import { MAX_BUFFERED_EVENTS, type RoomEvent, type RoomRecord } from "./roomRecord.js";
 
 export type CommitSettlement = "accepted" | "lost";
@@ -36,7 +35,8 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function framedEpoch(ciphertext: unknown): bigint | undefined {
+/** The epoch an event's MLS ciphertext is framed in; undefined when it is not readable. */
+export function framedEpoch(ciphertext: unknown): bigint | undefined {
   if (typeof ciphertext !== "string") return undefined;
   try {
     return readMlsFraming(decodeBase64Lenient(ciphertext)).epoch;
@@ -134,10 +134,12 @@ export class RoomEvents {
     const pendingCommit = ours ? this.deps.data.pendingCommits.get(room.roomId) : undefined;
     let next: GroupState;
     let removedSelf = false;
+    let ownAccepted = false;
     try {
       const result = await receiveRoomMessage(group, event.content.ciphertext as string, pendingCommit);
       if (result.kind === "ownCommit") {
         next = result.state;
+        ownAccepted = true;
         if (pendingCommit) wipeConsumedSecrets(pendingCommit);
         room.federation = ours?.federation ?? room.federation;
       } else if (result.kind === "commit") {
@@ -160,8 +162,6 @@ export class RoomEvents {
       if (ours) this.deps.settle(room.roomId, ours.id, "lost");
       return;
     }
-    const ownAccepted =
-      ours !== undefined && pendingCommit !== undefined && next === pendingCommit.pendingState;
     if (ours) {
       room.pending = undefined;
       if (ownAccepted && (ours.added.length > 0 || ours.inviteUsers.length > 0)) {
@@ -225,11 +225,7 @@ export class RoomEvents {
           (m) => m.leafIndex === result.senderLeafIndex && result.removedLeafIndices.includes(m.leafIndex),
         );
         if (leaver) {
-          room.leavers.push({
-            userId: leaver.userId,
-            deviceId: leaver.deviceId,
-            signaturePublicKey: encodeBase64(leaver.signaturePublicKey),
-          });
+          room.leavers.push({ userId: leaver.userId, deviceId: leaver.deviceId });
         }
         await this.deps.data.saveRoom(room, { group: result.state });
       }

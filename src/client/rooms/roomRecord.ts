@@ -34,9 +34,7 @@ export interface PendingCommitRecord {
 }
 
 /** A member that asked to leave with a Remove proposal for itself (section 7). */
-export interface Leaver extends DeviceRef {
-  readonly signaturePublicKey: string;
-}
+export type Leaver = DeviceRef;
 
 /** After our commit was accepted: the Welcome to the added devices, then /invite (section 7). */
 export interface Delivery {

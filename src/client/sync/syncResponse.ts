@@ -1,4 +1,5 @@
 // The parts of a /sync response the SDK reads (MLS rooms: D22 events, D23 timelines).
+import type { CURRENT_COMMIT_SYNC_FIELD } from "../../protocol/names.js";
 import type { RoomEvent } from "../rooms/roomRecord.js";
 
 export interface SyncResponse {
@@ -14,7 +15,7 @@ export interface SyncResponse {
         };
         readonly state?: { readonly events?: RoomEvent[] };
         /** The room's current commit (this project's sync extension: docs/client-server-api.md). */
-        readonly "de.bwi.mls.current_commit"?: string;
+        readonly [CURRENT_COMMIT_SYNC_FIELD]?: string;
       }
     >;
     readonly invite?: Record<

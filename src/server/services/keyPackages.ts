@@ -19,6 +19,7 @@ import { concatBytes, encodeVector } from "../../protocol/tlsVector.js";
 import { Base64Error, decodeBase64Lenient } from "../../protocol/base64.js";
 import { STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
 import { MatrixError } from "../errors.js";
+import { equalBytes } from "../../protocol/bytes.js";
 
 export interface MlsAlgorithm {
   /** `de.bwi.mls.v1.` or `m.mls.v1.` */
@@ -102,10 +103,6 @@ function decodeBinary(text: string, what: string): Uint8Array {
     if (error instanceof Base64Error) throw new MlsCheckError(`${what} is not base64 (D5)`);
     throw error;
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 // RFC 9420 section 5.1.2 SignWithLabel content: the label and the signed bytes as vectors.

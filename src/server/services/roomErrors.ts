@@ -1,9 +1,8 @@
 // D21 and D12: how a rule's rejection is answered to a client.
 import type { Rejection } from "../../protocol/auth/rejection.js";
 import { describeRejection } from "../../protocol/auth/rejection.js";
+import { EPOCH_MISMATCH_ERRCODE } from "../../protocol/names.js";
 import { MatrixError } from "../errors.js";
-
-export const EPOCH_MISMATCH = "DE.BWI.MLS_EPOCH_MISMATCH";
 
 export interface CurrentCommit {
   readonly eventId: string;
@@ -20,7 +19,7 @@ export function rejectionToError(rejection: Rejection, commit: CurrentCommit | u
     case "malformed":
       return new MatrixError(400, "M_BAD_JSON", describeRejection(rejection));
     case "epoch":
-      return new MatrixError(409, EPOCH_MISMATCH, describeRejection(rejection), {
+      return new MatrixError(409, EPOCH_MISMATCH_ERRCODE, describeRejection(rejection), {
         current_epoch: nextEpoch(commit),
         current_commit: commit?.eventId ?? null,
       });

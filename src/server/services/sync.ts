@@ -1,6 +1,11 @@
 // /sync for MLS rooms: joined rooms' timelines (D22 event shape, D23 timeline start), invites as
 // stripped state, left rooms, plus the parts other components contribute (to-device, keys).
-import { CREATE_EVENT_TYPE, namesForRoomVersion } from "../../protocol/names.js";
+import {
+  CREATE_EVENT_TYPE,
+  CURRENT_COMMIT_SYNC_FIELD,
+  STABLE_NAMES,
+  UNSTABLE_NAMES,
+} from "../../protocol/names.js";
 import type { ServerContext } from "../context.js";
 import { rowToClientEvent, type ClientEvent } from "./clientEvents.js";
 import { loadRoom } from "./rooms.js";
@@ -36,16 +41,9 @@ export interface SyncResult {
   readonly empty: boolean;
 }
 
-/**
- * Sync names the room's current commit whenever the timeline holds a commit or starts afresh:
- * after a fork (section 5) the current commit may not be the last one a client saw, and the
- * client must know which commit won (issue 5).
- */
-export const CURRENT_COMMIT_FIELD = "de.bwi.mls.current_commit";
-
 interface JoinedRoomSync {
   timeline: { events: ClientEvent[]; limited: boolean; prev_batch: string };
-  [CURRENT_COMMIT_FIELD]?: string;
+  [CURRENT_COMMIT_SYNC_FIELD]?: string;
   state: { events: ClientEvent[] };
   ephemeral: { events: never[] };
   account_data: { events: never[] };
@@ -85,22 +83,25 @@ async function joinedRoom(
     if (commit && !inTimeline.has(commit.event_id))
       state.push(rowToClientEvent(commit, { withRoomId: false, now }));
   }
-  const roomRow = await getRoom(ctx.db, membership.room_id);
-  const commitType = namesForRoomVersion(roomRow?.room_version ?? "")?.commitType;
   const timeline = rows.map((row) => rowToClientEvent(row, { withRoomId: false, now }));
   const events = timeline.filter((event) => typeAllowed(input.filter, event.type));
-  const hasCommit = timeline.some((event) => event.type === commitType);
+  // A room reads its current commit only when the client may need it: most passes carry messages.
+  const hasCommit = timeline.some((event) => COMMIT_TYPES.has(event.type));
   const current =
-    fresh || limited || hasCommit ? await currentCommitUpTo(ctx, roomRow?.current_commit_id, upto) : null;
+    fresh || limited || hasCommit
+      ? await currentCommitUpTo(ctx, (await getRoom(ctx.db, membership.room_id))?.current_commit_id, upto)
+      : undefined;
   return {
     timeline: { events, limited, prev_batch: String(first ? first.position - 1 : lower) },
-    ...(current ? { [CURRENT_COMMIT_FIELD]: current } : {}),
+    ...(current ? { [CURRENT_COMMIT_SYNC_FIELD]: current } : {}),
     state: { events: state },
     ephemeral: { events: [] },
     account_data: { events: [] },
     unread_notifications: {},
   };
 }
+
+const COMMIT_TYPES: ReadonlySet<string> = new Set([STABLE_NAMES.commitType, UNSTABLE_NAMES.commitType]);
 
 /** The current commit if this response's timeline reaches it; a newer one comes with the next. */
 async function currentCommitUpTo(ctx: ServerContext, eventId: string | null | undefined, upto: number) {

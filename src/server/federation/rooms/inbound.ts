@@ -29,6 +29,7 @@ import {
 import type { WriteTransaction } from "../../storage/database.js";
 import { FederationRequestError } from "../types.js";
 import { currentCommitAfter, parentCommitId } from "./currentCommit.js";
+import { isJsonObject } from "../../http/body.js";
 
 /** How deep fetching missing events may recurse for one incoming PDU. */
 const MAX_FETCH_DEPTH = 3;
@@ -41,16 +42,12 @@ export type PduOutcome = { readonly eventId?: string; readonly error?: string };
 /** Events accepted while one transaction is checked, by event ID, in order; stored together. */
 type Batch = Map<string, AuthEvent>;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
 }
 
 function epochOf(raw: Record<string, unknown>): bigint {
-  const parsed = isRecord(raw.content) ? parseCiphertext(raw.content) : undefined;
+  const parsed = isJsonObject(raw.content) ? parseCiphertext(raw.content) : undefined;
   return parsed?.ok ? parsed.value.epoch : -1n;
 }
 
@@ -58,7 +55,7 @@ export class RoomInbound {
   constructor(
     private readonly ctx: ServerContext,
     /** Called after a pending commit was stored: a power server may apply it (section 6). */
-    private readonly pendingStored: (roomId: string) => void,
+    private readonly pendingStored: () => void,
   ) {}
 
   /**
@@ -92,7 +89,7 @@ export class RoomInbound {
 
   /** Checks one PDU that `from` sent or served us; accepted ones join `batch` (with what they needed). */
   private async receive(from: string, raw: unknown, depth: number, batch: Batch): Promise<PduOutcome> {
-    if (!isRecord(raw) || typeof raw.room_id !== "string")
+    if (!isJsonObject(raw) || typeof raw.room_id !== "string")
       return this.refuse(from, undefined, "shape", "not a PDU");
     let eventId: string;
     try {
@@ -188,9 +185,9 @@ export class RoomInbound {
   private async originKeys(raw: Record<string, unknown>): Promise<Map<string, Uint8Array>> {
     const keys = new Map<string, Uint8Array>();
     const origin = raw.origin;
-    const signatures = isRecord(raw.signatures) ? raw.signatures : {};
+    const signatures = isJsonObject(raw.signatures) ? raw.signatures : {};
     const ts = typeof raw.origin_server_ts === "number" ? raw.origin_server_ts : this.ctx.clock.now();
-    if (typeof origin !== "string" || !isRecord(signatures[origin])) return keys;
+    if (typeof origin !== "string" || !isJsonObject(signatures[origin])) return keys;
     for (const keyId of Object.keys(signatures[origin])) {
       try {
         const key = await this.ctx.federation.keys.verifyKey(origin, keyId, ts);
@@ -240,7 +237,7 @@ export class RoomInbound {
       return;
     }
     // Create event first, then commits by epoch: each one's auth events come before it.
-    const ordered = events.filter(isRecord).sort((a, b) => {
+    const ordered = events.filter(isJsonObject).sort((a, b) => {
       if (a.type === CREATE_EVENT_TYPE) return -1;
       if (b.type === CREATE_EVENT_TYPE) return 1;
       const [ea, eb] = [epochOf(a), epochOf(b)];
@@ -312,15 +309,12 @@ export class RoomInbound {
       return done;
     });
     const rooms = new Set<string>();
-    const pendingRooms = new Set<string>();
     for (const { event, kind } of stored) {
       rememberAuthEvent(event);
-      if (kind === "create") continue;
-      rooms.add(event.pdu.room_id);
-      if (kind === "pending") pendingRooms.add(event.pdu.room_id);
+      if (kind !== "create") rooms.add(event.pdu.room_id);
     }
     for (const roomId of rooms) this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, roomId));
-    for (const roomId of pendingRooms) this.pendingStored(roomId);
+    if (stored.some(({ kind }) => kind === "pending")) this.pendingStored();
   }
 
   /** Stores one accepted event; returns its kind, or undefined when there was nothing to store. */

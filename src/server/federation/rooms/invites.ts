@@ -15,16 +15,13 @@ import { getEvent, getMembership, setMembership } from "../../services/roomStore
 import type { FederationRouter } from "../types.js";
 import type { RoomInbound } from "./inbound.js";
 import { INVITE_PATH, type RemoteInvite } from "./outboundInvite.js";
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isJsonObject } from "../../http/body.js";
 
 export function remoteInviteRoutes(ctx: ServerContext, inbound: RoomInbound) {
   return (router: FederationRouter): void => {
     router("PUT", `${INVITE_PATH}/:roomId/:userId`, async (request: FastifyRequest, origin) => {
       const body = request.body;
-      if (!isRecord(body)) throw badJson("The invite must be a JSON object");
+      if (!isJsonObject(body)) throw badJson("The invite must be a JSON object");
       const params = request.params as { roomId: string; userId: string };
       const invite = body as unknown as RemoteInvite;
       if (
@@ -32,7 +29,7 @@ export function remoteInviteRoutes(ctx: ServerContext, inbound: RoomInbound) {
         invite.invitee !== params.userId ||
         typeof invite.inviter !== "string" ||
         typeof invite.current_commit !== "string" ||
-        !isRecord(invite.create_event)
+        !isJsonObject(invite.create_event)
       ) {
         throw badJson("The invite does not match its path or lacks fields");
       }
@@ -78,7 +75,7 @@ export function remoteInviteRoutes(ctx: ServerContext, inbound: RoomInbound) {
 
 async function verifyInviteSignature(ctx: ServerContext, body: Record<string, unknown>, origin: string) {
   const signatures =
-    isRecord(body.signatures) && isRecord(body.signatures[origin]) ? body.signatures[origin] : {};
+    isJsonObject(body.signatures) && isJsonObject(body.signatures[origin]) ? body.signatures[origin] : {};
   for (const keyId of Object.keys(signatures)) {
     const key = await ctx.federation.keys.verifyKey(origin, keyId, ctx.clock.now());
     if (key && verifyJsonSignature(body, origin, keyId, key, ctx.crypto)) return;

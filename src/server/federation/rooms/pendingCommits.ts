@@ -8,10 +8,27 @@ import { authorizeEvent } from "../../../protocol/auth/rules.js";
 import { signPdu } from "../../../protocol/pdu/signing.js";
 import { MAX_PREV_EVENTS, type UnsignedPdu } from "../../../protocol/pdu/types.js";
 import type { ServerContext } from "../../context.js";
-import { loadAuthEvent, loadRoom, rememberAuthEvent } from "../../services/rooms.js";
+import { loadAuthEvent, loadRoom, rememberAuthEvent, type LoadedRoom } from "../../services/rooms.js";
+import type { AuthEvent } from "../../../protocol/auth/authEvent.js";
 import { extremities, insertEvent, joinedLocalUsers, setCurrentCommit } from "../../services/roomStore.js";
-import type { Queryable } from "../../storage/database.js";
+import type { Queryable, WriteTransaction } from "../../storage/database.js";
 import { eventDestinations } from "./destinations.js";
+
+/** What a pass does in one room: decided by reads, carried out in one write. */
+interface Plan {
+  readonly room: LoadedRoom;
+  readonly current: AuthEvent;
+  /** The epoch after the current commit's. */
+  readonly next: number;
+  readonly dropStale: boolean;
+  readonly dropAll: boolean;
+  readonly dropEvent?: string;
+  readonly apply?: { readonly candidate: AuthEvent; readonly now: number };
+}
+
+function isIdle(plan: Plan | undefined): boolean {
+  return !plan || (!plan.dropStale && !plan.dropAll && !plan.dropEvent && !plan.apply);
+}
 
 /** How often the scheduler looks at rooms with pending commits, at most. */
 const TICK_MS = 1_000;
@@ -19,7 +36,6 @@ const TICK_MS = 1_000;
 export class PendingCommitScheduler {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
-  private readonly due = new Set<string>();
   private closed = false;
 
   constructor(private readonly ctx: ServerContext) {}
@@ -29,9 +45,8 @@ export class PendingCommitScheduler {
     this.schedule(0);
   }
 
-  /** A pending commit was stored in `roomId`: look at the room now. */
-  poke(roomId: string): void {
-    this.due.add(roomId);
+  /** A pending commit was stored: look at the rooms now (powers[0] applies at once). */
+  poke(): void {
     this.schedule(0);
   }
 
@@ -58,77 +73,92 @@ export class PendingCommitScheduler {
 
   private async pass(): Promise<void> {
     const rooms = await this.ctx.db.all<{ room_id: string }>("SELECT DISTINCT room_id FROM pending_commits");
-    this.due.clear();
     for (const { room_id } of rooms) await this.considerRoom(room_id);
   }
 
-  /** Applies the room's first valid pending commit for the next epoch if our window is open. */
+  /**
+   * Applies the room's first valid pending commit for the next epoch if our window is open. The
+   * decision is read first: most passes find a window not yet open and write nothing.
+   */
   private async considerRoom(roomId: string): Promise<void> {
-    const self = this.ctx.config.serverName;
-    const applied = await this.ctx.db.write(async (tx) => {
-      const room = await loadRoom(tx, roomId);
-      const current = room?.state.commit;
-      if (!room || !current?.framing || !current.federation) return undefined;
-      const next = Number(current.framing.epoch) + 1;
-      // Pending commits for epochs already decided can never apply.
-      await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch < ?", [roomId, next]);
-      const powers = current.federation.federation.powers;
-      if (!powers.includes(self)) {
-        await tx.run("DELETE FROM pending_commits WHERE room_id = ?", [roomId]);
-        return undefined;
-      }
-      const candidate = await this.firstValid(tx, roomId, next, current.eventId);
-      if (!candidate) return undefined;
-      const now = this.ctx.clock.now();
-      const query = {
-        powers,
-        pendingTs: candidate.pdu.origin_server_ts,
-        now,
-        pendingBuildsOnCurrentCommit: true,
-      };
-      if (!mayApply({ ...query, server: self })) {
-        if (nextApplyTime(powers, self, candidate.pdu.origin_server_ts, now) === undefined) {
-          // Our window has passed: a server after us may still apply it; we never will.
-          await tx.run("DELETE FROM pending_commits WHERE event_id = ?", [candidate.eventId]);
-        }
-        return undefined;
-      }
-      const unsigned: UnsignedPdu = {
-        room_id: roomId,
-        type: room.names.commitType,
-        state_key: "",
-        origin: self,
-        origin_server_ts: now,
-        content: candidate.pdu.content,
-        prev_events: await extremities(tx, roomId, MAX_PREV_EVENTS),
-        auth_events: [room.row.create_event_id, current.eventId],
-      };
-      const { pdu, eventId } = signPdu(unsigned, this.ctx.signingKey, this.ctx.crypto);
-      const known = new Map([room.state.create, current].map((e) => [e.eventId, e] as const));
-      const outcome = authorizeEvent(pdu, (id) => known.get(id));
-      await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch <= ?", [roomId, next]);
-      if (!outcome.ok) {
-        this.ctx.log.warn(
-          { roomId, pending: candidate.eventId, rule: outcome.rejection.rule },
-          "pending commit not applicable",
-        );
-        return undefined;
-      }
-      await insertEvent(tx, eventId, pdu);
-      await setCurrentCommit(tx, roomId, eventId);
-      await this.ctx.federation.outbound.enqueuePdu(
-        tx,
-        eventDestinations(self, current.federation, outcome.federation),
-        eventId,
-      );
-      rememberAuthEvent({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
-      return eventId;
-    });
+    if (isIdle(await this.plan(this.ctx.db, roomId))) return;
+    // Decided again inside the write: the room may have moved on since.
+    const applied = await this.ctx.db.write(async (tx) => this.carryOut(tx, await this.plan(tx, roomId)));
     if (applied) {
       this.ctx.log.info({ roomId, eventId: applied }, "applied a pending commit");
       this.ctx.federation.outbound.wake();
       this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, roomId));
     }
+  }
+
+  private async plan(q: Queryable, roomId: string): Promise<Plan | undefined> {
+    const self = this.ctx.config.serverName;
+    const room = await loadRoom(q, roomId);
+    const current = room?.state.commit;
+    if (!room || !current?.framing || !current.federation) return undefined;
+    const next = Number(current.framing.epoch) + 1;
+    const stale = await q.get<{ found: number }>(
+      "SELECT 1 AS found FROM pending_commits WHERE room_id = ? AND epoch < ? LIMIT 1",
+      [roomId, next],
+    );
+    const powers = current.federation.federation.powers;
+    const base = { room, current, next, dropStale: stale !== undefined };
+    // Not a power (any more): this server never applies the room's pending commits.
+    if (!powers.includes(self)) return { ...base, dropAll: true };
+    const candidate = await this.firstValid(q, roomId, next, current.eventId);
+    if (!candidate) return { ...base, dropAll: false };
+    const now = this.ctx.clock.now();
+    const pendingTs = candidate.pdu.origin_server_ts;
+    if (mayApply({ powers, pendingTs, now, pendingBuildsOnCurrentCommit: true, server: self })) {
+      return { ...base, dropAll: false, apply: { candidate, now } };
+    }
+    // Our window has passed: a server after us may still apply it; we never will.
+    const over = nextApplyTime(powers, self, pendingTs, now) === undefined;
+    return { ...base, dropAll: false, ...(over ? { dropEvent: candidate.eventId } : {}) };
+  }
+
+  private async carryOut(tx: WriteTransaction, plan: Plan | undefined): Promise<string | undefined> {
+    if (!plan) return undefined;
+    const { room, current, next } = plan;
+    const roomId = room.row.room_id;
+    // Pending commits for epochs already decided can never apply.
+    if (plan.dropStale)
+      await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch < ?", [roomId, next]);
+    if (plan.dropAll) await tx.run("DELETE FROM pending_commits WHERE room_id = ?", [roomId]);
+    if (plan.dropEvent) await tx.run("DELETE FROM pending_commits WHERE event_id = ?", [plan.dropEvent]);
+    if (!plan.apply) return undefined;
+    const { candidate, now } = plan.apply;
+    const self = this.ctx.config.serverName;
+    const unsigned: UnsignedPdu = {
+      room_id: roomId,
+      type: room.names.commitType,
+      state_key: "",
+      origin: self,
+      origin_server_ts: now,
+      content: candidate.pdu.content,
+      prev_events: await extremities(tx, roomId, MAX_PREV_EVENTS),
+      auth_events: [room.row.create_event_id, current.eventId],
+    };
+    const { pdu, eventId } = signPdu(unsigned, this.ctx.signingKey, this.ctx.crypto);
+    const known = new Map([room.state.create, current].map((e) => [e.eventId, e] as const));
+    const outcome = authorizeEvent(pdu, (id) => known.get(id));
+    await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch <= ?", [roomId, next]);
+    if (!outcome.ok) {
+      this.ctx.log.warn(
+        { roomId, pending: candidate.eventId, rule: outcome.rejection.rule },
+        "pending commit not applicable",
+      );
+      return undefined;
+    }
+    await insertEvent(tx, eventId, pdu);
+    await setCurrentCommit(tx, roomId, eventId);
+    await this.ctx.federation.outbound.enqueuePdu(
+      tx,
+      eventDestinations(self, current.federation, outcome.federation),
+      eventId,
+    );
+    rememberAuthEvent({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
+    return eventId;
   }
 
   /** The first pending commit received for `epoch` that builds on the current commit. */

@@ -17,7 +17,7 @@ export interface RoomFederation {
 
 export function roomFederation(ctx: ServerContext): RoomFederation {
   const scheduler = new PendingCommitScheduler(ctx);
-  const inbound = new RoomInbound(ctx, (roomId) => scheduler.poke(roomId));
+  const inbound = new RoomInbound(ctx, () => scheduler.poke());
   const serving = roomServingRoutes(ctx);
   const invites = remoteInviteRoutes(ctx, inbound);
   return {

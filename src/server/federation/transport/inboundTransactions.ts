@@ -13,6 +13,7 @@ import type { Clock } from "../../clock.js";
 import { badJson, forbidden } from "../../errors.js";
 import type { Database } from "../../storage/database.js";
 import type { Edu, FederationRouter } from "../types.js";
+import { isJsonObject } from "../../http/body.js";
 
 /** Matrix limits per transaction (server-server API, Transactions), both ways. */
 export const MAX_PDUS = 50;
@@ -128,7 +129,7 @@ interface TransactionBody {
 
 /** The transaction's shape (server-server API, Transaction): 400 or 403 when it is wrong. */
 export function transactionBody(body: unknown, origin: string): TransactionBody {
-  if (!isRecord(body)) throw badJson("Transaction must be a JSON object");
+  if (!isJsonObject(body)) throw badJson("Transaction must be a JSON object");
   if (body.origin !== origin) {
     throw forbidden(`Transaction origin ${JSON.stringify(body.origin)} is not the signing server ${origin}`);
   }
@@ -141,13 +142,9 @@ export function transactionBody(body: unknown, origin: string): TransactionBody 
   if (!Array.isArray(edus)) throw badJson("Transaction edus must be an array");
   if (edus.length > MAX_EDUS) throw badJson(`Transaction has more than ${MAX_EDUS} EDUs`);
   for (const edu of edus) {
-    if (!isRecord(edu) || typeof edu.edu_type !== "string" || !isRecord(edu.content)) {
+    if (!isJsonObject(edu) || typeof edu.edu_type !== "string" || !isJsonObject(edu.content)) {
       throw badJson("Every EDU must have a string edu_type and an object content");
     }
   }
   return { pdus: body.pdus as unknown[], edus: edus as Edu[] };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

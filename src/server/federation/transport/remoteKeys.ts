@@ -12,6 +12,7 @@ import type { ServerSigningKey } from "../../signingKey.js";
 import type { Database } from "../../storage/database.js";
 import type { RemoteKeys } from "../types.js";
 import { ownOldKeys } from "./serverKeys.js";
+import { isJsonObject } from "../../http/body.js";
 
 /** Servers must not trust a key for longer than 7 days after fetching it (spec, valid_until_ts). */
 const MAX_VALIDITY_MS = 7 * 24 * 3_600_000;
@@ -134,7 +135,7 @@ export function checkServerKeys(
   now: number,
   crypto: ProtocolCrypto,
 ): Map<string, KnownKey> {
-  if (!isRecord(answer)) throw new ServerKeysError("the answer is not a JSON object");
+  if (!isJsonObject(answer)) throw new ServerKeysError("the answer is not a JSON object");
   if (answer.server_name !== server) {
     throw new ServerKeysError(`server_name is ${JSON.stringify(answer.server_name)}, not ${server}`);
   }
@@ -144,7 +145,7 @@ export function checkServerKeys(
   }
   const keys = new Map<string, KnownKey>();
   const verifyKeys = answer.verify_keys;
-  if (!isRecord(verifyKeys)) throw new ServerKeysError("verify_keys is not an object");
+  if (!isJsonObject(verifyKeys)) throw new ServerKeysError("verify_keys is not an object");
   const validUntil = Math.min(validUntilTs, now + MAX_VALIDITY_MS);
   for (const [keyId, entry] of Object.entries(verifyKeys)) {
     if (!keyId.startsWith("ed25519:")) continue; // other algorithms are not ours to check
@@ -156,10 +157,10 @@ export function checkServerKeys(
   }
   if (keys.size === 0) throw new ServerKeysError("verify_keys holds no ed25519 key");
   const oldKeys = answer.old_verify_keys ?? {};
-  if (!isRecord(oldKeys)) throw new ServerKeysError("old_verify_keys is not an object");
+  if (!isJsonObject(oldKeys)) throw new ServerKeysError("old_verify_keys is not an object");
   for (const [keyId, entry] of Object.entries(oldKeys)) {
     if (!keyId.startsWith("ed25519:") || keys.has(keyId)) continue;
-    const expiredTs = isRecord(entry) ? entry.expired_ts : undefined;
+    const expiredTs = isJsonObject(entry) ? entry.expired_ts : undefined;
     if (typeof expiredTs !== "number" || !Number.isSafeInteger(expiredTs)) {
       throw new ServerKeysError(`old key ${keyId} has no integer expired_ts`);
     }
@@ -170,7 +171,7 @@ export function checkServerKeys(
 
 function publicKey(keyId: string, entry: unknown): Uint8Array {
   if (!KEY_ID.test(keyId)) throw new ServerKeysError(`${JSON.stringify(keyId)} is not a valid key ID`);
-  const text = isRecord(entry) ? entry.key : undefined;
+  const text = isJsonObject(entry) ? entry.key : undefined;
   let key: Uint8Array | undefined;
   try {
     key = typeof text === "string" ? decodeBase64Unpadded(text) : undefined;
@@ -179,8 +180,4 @@ function publicKey(keyId: string, entry: unknown): Uint8Array {
   }
   if (key?.length !== 32) throw new ServerKeysError(`key ${keyId} is not 32 bytes of unpadded base64`);
   return key;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
