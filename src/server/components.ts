@@ -11,6 +11,7 @@ import { eduHandlers, keysFederationRoutes } from "./federation/edus/index.js";
 import { roomFederation } from "./federation/rooms/roomFederation.js";
 import { getFilter } from "./services/filters.js";
 import { acknowledgeToDevice, keysSyncPart } from "./services/keysSync.js";
+import { startPruning } from "./services/retention.js";
 import { sessionMigrations } from "./services/sessions.js";
 
 export const components: readonly FederationComponent[] = [
@@ -49,6 +50,19 @@ export const components: readonly FederationComponent[] = [
           handlers.registerPduHandler((origin, pdus) => rooms.receivePdus(origin, pdus)),
         start: () => rooms.start(),
         close: () => rooms.close(),
+      };
+    },
+  },
+  {
+    // Not federation as such: the participant's start and close run the pruning job with the server.
+    name: "retention",
+    federation: (ctx) => {
+      let job: ReturnType<typeof startPruning> | undefined;
+      return {
+        start: () => {
+          job = startPruning(ctx);
+        },
+        close: async () => job?.close(),
       };
     },
   },

@@ -52,6 +52,7 @@ export interface ServerConfig {
   readonly federation: FederationConfig;
   /** Testing aid: the clock is Date.now() plus the milliseconds in this file (see clock.ts). */
   readonly clockOffsetFile?: string;
+  readonly retention: RetentionConfig;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +89,7 @@ interface RawConfig {
     retry_max_ms?: unknown;
   };
   clock_offset_file?: unknown;
+  retention?: RawRetention;
 }
 
 /** `name=url,name=url` as MYELIN_FEDERATION_PINS writes the pins. */
@@ -141,6 +143,7 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       retry_max_ms: number(env.MYELIN_FEDERATION_RETRY_MAX_MS),
     },
     clock_offset_file: env.MYELIN_CLOCK_OFFSET_FILE,
+    retention: retentionFromEnv(env, number),
   };
 }
 
@@ -218,6 +221,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     logLevel: logLevel as ServerConfig["logLevel"],
     federation: federationConfig(env.federation ?? {}, file.federation ?? {}, host),
     ...optionalPath("clock_offset_file", pick(env.clock_offset_file, file.clock_offset_file)),
+    retention: retentionConfig(env.retention ?? {}, file.retention ?? {}),
   };
 }
 
@@ -300,4 +304,56 @@ function isBaseUrl(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+// ---- retention: bounds of the to-device inbox, and how long metadata is kept (docs/privacy.md).
+
+export interface RetentionConfig {
+  /** Pending to-device messages per device; beyond it the oldest non-Welcome ones are dropped. */
+  readonly toDeviceMaxPending: number;
+  /** Bytes of pending to-device message contents per device, likewise. */
+  readonly toDeviceMaxPendingBytes: number;
+  /** Age after which an undelivered to-device message (not a Welcome) is deleted. */
+  readonly toDeviceMaxAgeMs: number;
+  /** Age after which an undelivered Welcome is deleted: the key package it used has expired. */
+  readonly welcomeMaxAgeMs: number;
+  /** How long transaction IDs (client and federation) are kept to answer retries. */
+  readonly txnMaxAgeMs: number;
+  /** How long device list changes are kept for /sync and /keys/changes. */
+  readonly deviceListChangesMaxAgeMs: number;
+  /** How often the pruning job runs. */
+  readonly pruneIntervalMs: number;
+}
+
+const RETENTION_KEYS = {
+  to_device_max_pending: ["toDeviceMaxPending", 1_000],
+  to_device_max_pending_bytes: ["toDeviceMaxPendingBytes", 16_777_216],
+  to_device_max_age_ms: ["toDeviceMaxAgeMs", 7 * 86_400_000],
+  // ts-mls key packages live 15.2 days by default (1,314,000 s after creation).
+  welcome_max_age_ms: ["welcomeMaxAgeMs", 16 * 86_400_000],
+  txn_max_age_ms: ["txnMaxAgeMs", 86_400_000],
+  device_list_changes_max_age_ms: ["deviceListChangesMaxAgeMs", 30 * 86_400_000],
+  prune_interval_ms: ["pruneIntervalMs", 60_000],
+} as const satisfies Record<string, readonly [keyof RetentionConfig, number]>;
+
+type RawRetention = { -readonly [K in keyof typeof RETENTION_KEYS]?: unknown };
+
+function retentionFromEnv(
+  env: NodeJS.ProcessEnv,
+  number: (value: string | undefined) => number | undefined,
+): RawRetention {
+  const raw: RawRetention = {};
+  for (const key of Object.keys(RETENTION_KEYS) as (keyof RawRetention)[]) {
+    raw[key] = number(env[`MYELIN_RETENTION_${key.toUpperCase()}`]);
+  }
+  return raw;
+}
+
+function retentionConfig(env: RawRetention, file: RawRetention): RetentionConfig {
+  const config = {} as Record<keyof RetentionConfig, number>;
+  for (const [key, [field, fallback]] of Object.entries(RETENTION_KEYS)) {
+    const name = key as keyof RawRetention;
+    config[field] = positiveInteger(pick(env[name], file[name]) ?? fallback, `retention.${key}`);
+  }
+  return config;
 }

@@ -3,6 +3,9 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.js";
 import { startServer } from "./server.js";
 
+// Whatever the server creates (database files, signing key) is its user's alone.
+process.umask(0o077);
+
 const { values } = parseArgs({ options: { config: { type: "string" } } });
 
 let config;

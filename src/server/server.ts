@@ -1,5 +1,6 @@
 // Assembles and starts the homeserver: storage, signing key, HTTP app, components.
 import type { FastifyInstance } from "fastify";
+import { chmodSync, mkdirSync } from "node:fs";
 import { nodeCrypto } from "../platform/nodeCrypto.js";
 import { offsetFileClock, systemClock, type Clock } from "./clock.js";
 import type { ServerConfig } from "./config.js";
@@ -36,6 +37,10 @@ export async function startServer(
   clock: Clock = config.clockOffsetFile !== undefined ? offsetFileClock(config.clockOffsetFile) : systemClock,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  // The data directory holds the signing key and, by default, the database: the server's user
+  // alone may enter it (docs/privacy.md).
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const app = createHttpApp(config, clock);
   const migrations = components.flatMap((c) => (c.migrations ? [c.migrations] : [])) as Migrations[];
   const db = await openDatabase(config.database, migrations);

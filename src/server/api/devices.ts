@@ -53,9 +53,12 @@ export function deviceRoutes(api: FastifyInstance, ctx: ServerContext): void {
 
   api.delete<{ Params: { deviceId: string } }>("/devices/:deviceId", async (request) => {
     const { userId } = await requireSession(ctx, request);
+    const { deviceId } = request.params;
+    // Only the caller's own devices exist here (another user's device ID is just unknown).
+    if ((await getDevice(ctx.db, userId, deviceId)) === undefined) throw notFound("No such device");
     const auth = optionalObject(bodyObject(request.body), "auth");
     await requireUia(ctx, auth, passwordUia(ctx, userId, "delete_devices"));
-    await deleteDevices(ctx, userId, [request.params.deviceId]);
+    if ((await deleteDevices(ctx, userId, [deviceId])) === 0) throw notFound("No such device");
     return {};
   });
 

@@ -59,6 +59,11 @@ export function syncComponent(options: SyncOptions): ServerComponent {
         const session = await requireSession(ctx, request);
         const q = request.query as Record<string, string | undefined>;
         const since = q.since === undefined || q.since === "" ? undefined : parseToken(q.since);
+        // Every token this server gave out is at most its committed position: a later one was
+        // made up, and echoing it back would make the client skip everything up to it.
+        if (since !== undefined && since > ctx.db.committedPosition) {
+          throw invalidParam(`since ${since} is ahead of this server's stream`);
+        }
         const timeout = q.timeout === undefined ? 0 : Number(q.timeout);
         if (!Number.isFinite(timeout) || timeout < 0)
           throw invalidParam("timeout must be a non-negative number");
@@ -68,7 +73,7 @@ export function syncComponent(options: SyncOptions): ServerComponent {
         const signal = abortOnClose(request);
         if (since !== undefined) await options.acknowledge(ctx, { ...session, since });
         let wakes = ctx.notifier.wakeCount(session.userId);
-        let upto = Math.max(ctx.db.committedPosition, since ?? 0);
+        let upto = ctx.db.committedPosition;
         let result = await computeSync(ctx, input, upto, options.parts);
         while (since !== undefined && result.empty && !signal.aborted && !ctx.notifier.isClosed) {
           const remaining = deadline - ctx.clock.now();

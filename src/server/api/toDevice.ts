@@ -4,10 +4,15 @@
 import type { FastifyInstance } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
-import { badJson, invalidParam, missingParam } from "../errors.js";
+import { badJson, invalidParam, MatrixError, missingParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
 import { bodyObject, isJsonObject } from "../http/body.js";
-import { storeToDevice, toDeviceMigrations, type ToDeviceMessages } from "../services/toDevice.js";
+import {
+  InboxFull,
+  storeToDevice,
+  toDeviceMigrations,
+  type ToDeviceMessages,
+} from "../services/toDevice.js";
 
 const USER_ID = /^@[^:]+:.+$/;
 const MAX_NAME_LENGTH = 255;
@@ -25,6 +30,11 @@ function checkMessages(value: unknown): ToDeviceMessages {
   return value as ToDeviceMessages;
 }
 
+export function inboxLimits(ctx: ServerContext) {
+  const { toDeviceMaxPending, toDeviceMaxPendingBytes } = ctx.config.retention;
+  return { maxPending: toDeviceMaxPending, maxPendingBytes: toDeviceMaxPendingBytes };
+}
+
 function routes(api: FastifyInstance, ctx: ServerContext): void {
   api.put("/sendToDevice/:eventType/:txnId", async (request) => {
     const sender = await requireSession(ctx, request);
@@ -40,8 +50,13 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
       serverName: ctx.config.serverName,
       now: ctx.clock.now(),
       outbound: ctx.federation.outbound,
+      limits: inboxLimits(ctx),
     };
-    const stored = await ctx.db.write((tx) => storeToDevice(tx, input));
+    const stored = await ctx.db.write((tx) => storeToDevice(tx, input)).catch((error: unknown) => {
+      // Nothing of the send is stored: the sender may try again once the device has synced.
+      if (error instanceof InboxFull) throw new MatrixError(429, "M_LIMIT_EXCEEDED", error.message);
+      throw error;
+    });
     if (stored === undefined) return {};
     ctx.notifier.wake(stored.recipients);
     if (stored.queued) ctx.federation.outbound.wake();

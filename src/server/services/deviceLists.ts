@@ -16,6 +16,34 @@ export const DEVICE_LIST_TABLES = [
   )`,
 ];
 
+// Changes are kept for retention.device_list_changes_max_age_ms (services/retention.ts): a row
+// gets its time (created_ts) from the first pruning run that sees it, so writers need not know of
+// it. Changes up to `pruned_through` are gone: a requester whose `from` is older hears of every
+// user they may share keys with (over-reporting only costs a key query).
+export const DEVICE_LIST_RETENTION = [
+  "ALTER TABLE device_list_changes ADD COLUMN created_ts BIGINT NOT NULL DEFAULT 0",
+  "CREATE INDEX device_list_changes_age ON device_list_changes (created_ts)",
+  "CREATE TABLE device_list_pruned (id INTEGER PRIMARY KEY, pruned_through BIGINT NOT NULL)",
+  "INSERT INTO device_list_pruned (id, pruned_through) VALUES (1, 0)",
+];
+
+/** Deletes changes that got their time before `cutoff` (see DEVICE_LIST_RETENTION). */
+export async function pruneDeviceListChanges(tx: WriteTransaction, now: number, cutoff: number): Promise<number> {
+  await tx.run("UPDATE device_list_changes SET created_ts = ? WHERE created_ts = 0", [now]);
+  const newest = await tx.get<{ position: number | string | null }>(
+    "SELECT MAX(position) AS position FROM device_list_changes WHERE created_ts < ?",
+    [cutoff],
+  );
+  if (newest?.position === null || newest?.position === undefined) return 0;
+  const through = Number(newest.position);
+  const { changes } = await tx.run("DELETE FROM device_list_changes WHERE position <= ?", [through]);
+  await tx.run("UPDATE device_list_pruned SET pruned_through = ? WHERE id = 1 AND pruned_through < ?", [
+    through,
+    through,
+  ]);
+  return changes;
+}
+
 // The stream of m.device_list_update EDUs of each local user (server-server spec): the stream_id
 // of the last change, which the next EDU names in prev_id and GET /user/devices returns.
 export const DEVICE_LIST_STREAM_TABLES = [
@@ -91,7 +119,16 @@ export async function changedUsers(
      ORDER BY user_id`,
     [from, to, requester, requester, requester],
   );
-  return rows.map((row) => row.user_id);
+  const users = rows.map((row) => row.user_id);
+  const pruned = await db.get<{ pruned_through: number | string }>(
+    "SELECT pruned_through FROM device_list_pruned WHERE id = 1",
+  );
+  if (from >= Number(pruned?.pruned_through ?? 0)) return users;
+  // Some changes after `from` are gone: the requester and everyone sharing a room may have one.
+  const shared = await db.all<{ user_id: string }>(`SELECT DISTINCT user_id FROM (${SHARES_A_ROOM}) s`, [
+    requester,
+  ]);
+  return [...new Set([...users, requester, ...shared.map((row) => row.user_id)])].sort();
 }
 
 /**

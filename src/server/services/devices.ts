@@ -6,6 +6,7 @@ import { invalidParam } from "../errors.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { wakeForDeviceListChange } from "./deviceLists.js";
 import { deleteDeviceKeys } from "./keys.js";
+import { deleteDeviceTxns } from "./roomStore.js";
 import type { Session } from "./sessions.js";
 
 /** A device as GET /devices shows it. */
@@ -130,30 +131,42 @@ export async function renameDevice(
 /**
  * Deletes devices inside a write job: their access tokens, and everything the keys component
  * keeps for them (device keys, key packages, signatures on them, to-device inbox; this marks the
- * device list changed). Unknown IDs are ignored. After the commit, wake syncs with
- * wakeForDeviceListChange.
+ * device list changed) and the transaction IDs of its events. Only `userId`'s own devices are
+ * touched; unknown IDs are ignored. Returns how many devices were deleted. After the commit, wake
+ * syncs with wakeForDeviceListChange.
  */
 export async function removeDevices(
   tx: WriteTransaction,
   ctx: ServerContext,
   userId: string,
   deviceIds: readonly string[],
-): Promise<void> {
+): Promise<number> {
+  let deleted = 0;
   for (const deviceId of deviceIds) {
+    const owned = await tx.get<{ found: number }>(
+      "SELECT 1 AS found FROM devices WHERE user_id = ? AND device_id = ?",
+      [userId, deviceId],
+    );
+    if (owned === undefined) continue;
     await ctx.sessions.revokeDevice(tx, userId, deviceId);
     // Servers sharing a room with the user hear of the deletion (m.device_list_update).
     await deleteDeviceKeys(tx, userId, deviceId, ctx);
+    await deleteDeviceTxns(tx, userId, deviceId);
     await tx.run("DELETE FROM devices WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
+    deleted += 1;
   }
+  return deleted;
 }
 
+/** Deletes the user's devices among `deviceIds`; returns how many there were. */
 export async function deleteDevices(
   ctx: ServerContext,
   userId: string,
   deviceIds: readonly string[],
-): Promise<void> {
-  await ctx.db.write((tx) => removeDevices(tx, ctx, userId, deviceIds));
-  await wakeForDeviceListChange(ctx, userId);
+): Promise<number> {
+  const deleted = await ctx.db.write((tx) => removeDevices(tx, ctx, userId, deviceIds));
+  if (deleted > 0) await wakeForDeviceListChange(ctx, userId);
+  return deleted;
 }
 
 /** Logs out everywhere: every device of the user goes, with its tokens and keys. */

@@ -12,6 +12,7 @@ import { isJsonObject, type JsonObject } from "../http/body.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
 import { publishedCrossSigningKeys, uploadedSignatures } from "./crossSigning.js";
 import {
+  DEVICE_LIST_RETENTION,
   DEVICE_LIST_STREAM_TABLES,
   DEVICE_LIST_TABLES,
   markDeviceListChanged,
@@ -81,6 +82,7 @@ export const keysMigrations: Migrations = {
       ...DEVICE_LIST_TABLES,
     ],
     [...DEVICE_LIST_STREAM_TABLES],
+    [...DEVICE_LIST_RETENTION],
   ],
 };
 

@@ -53,5 +53,13 @@ export const roomMigrations: Migrations = {
       )`,
       "CREATE INDEX pending_commits_room ON pending_commits (room_id, epoch, position)",
     ],
+    [
+      // Transaction IDs name the device behind an event: kept only while a retry may come
+      // (retention.txn_max_age_ms, services/retention.ts). Older rows get a time at the first run.
+      "ALTER TABLE event_txns ADD COLUMN created_ts BIGINT NOT NULL DEFAULT 0",
+      "CREATE INDEX event_txns_age ON event_txns (created_ts)",
+      // The inviter is shown only while the invite is pending (sync's invite_state).
+      "UPDATE room_memberships SET inviter = NULL WHERE membership <> 'invite'",
+    ],
   ],
 };

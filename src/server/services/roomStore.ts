@@ -135,13 +135,17 @@ export async function recordTxn(
   deviceId: string,
   txnId: string,
   eventId: string,
+  now: number,
 ): Promise<void> {
-  await tx.run("INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)", [
-    userId,
-    deviceId,
-    txnId,
-    eventId,
-  ]);
+  await tx.run(
+    "INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)",
+    [userId, deviceId, txnId, eventId, now],
+  );
+}
+
+/** A deleted device's transaction IDs: nothing can retry with them any more. */
+export async function deleteDeviceTxns(tx: WriteTransaction, userId: string, deviceId: string): Promise<void> {
+  await tx.run("DELETE FROM event_txns WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
 }
 
 /** Events of a room with position in (after, upto], oldest first, at most `limit`. */

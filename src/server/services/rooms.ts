@@ -268,7 +268,7 @@ async function sendInTransaction(
     eventId,
   );
   if (request.txnId !== undefined)
-    await recordTxn(tx, session.userId, session.deviceId, request.txnId, eventId);
+    await recordTxn(tx, session.userId, session.deviceId, request.txnId, eventId, unsigned.origin_server_ts);
   return { eventId, stored: true };
 }
 
@@ -296,6 +296,8 @@ export async function invite(
   }
   await ctx.db.write(async (tx) => {
     await requireJoined(tx, roomId, session.userId);
+    const account = await tx.get<{ found: number }>("SELECT 1 AS found FROM users WHERE user_id = ?", [userId]);
+    if (account === undefined) throw notFound(`Unknown user ${userId}`);
     const current = await getMembership(tx, roomId, userId);
     if (current?.membership === "join") throw forbidden(`${userId} is already in the room`);
     // D23: the invitee's timeline starts where the invite reached this server.
@@ -322,7 +324,8 @@ export async function join(ctx: ServerContext, session: Session, roomId: string)
       roomId,
       userId: session.userId,
       membership: "join",
-      inviter: membership.inviter,
+      // Who invited whom is needed only to show the pending invite: not kept past it.
+      inviter: null,
       timelineFrom: membership.timeline_from,
     });
     // Users who now share a room hear of each other's device lists (client-server spec,
@@ -345,7 +348,7 @@ export async function leave(ctx: ServerContext, session: Session, roomId: string
       roomId,
       userId: session.userId,
       membership: "leave",
-      inviter: membership.inviter,
+      inviter: null,
       timelineFrom: membership.timeline_from,
     });
   });

@@ -3,9 +3,17 @@
 // past it. Sends are idempotent per (sender user, sender device, transaction ID). Messages for
 // users of other servers leave in one m.direct_to_device EDU per server, queued in the same
 // write; those other servers send arrive through federation/edus/toDevice.ts.
+//
+// Each device's inbox is bounded (retention.to_device_max_pending and _bytes): a new message
+// pushes out the oldest ones that are not MLS Welcomes, since a lost Welcome is a lost room join
+// (section 7); only when Welcomes alone fill the inbox is the new message refused (InboxFull).
+// services/retention.ts deletes messages, transaction IDs and message IDs once they are old.
 import { randomBytes } from "node:crypto";
+import { wireformats } from "ts-mls";
+import { decodeBase64Lenient } from "../../protocol/base64.js";
 import { encodeBase64Url } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
+import { ENCRYPTED_EVENT_TYPE, STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
 import type { OutboundQueue } from "../federation/types.js";
 import type { Session } from "./sessions.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
@@ -52,8 +60,99 @@ export const toDeviceMigrations: Migrations = {
         PRIMARY KEY (origin, message_id)
       )`,
     ],
+    [
+      // The inbox bound counts bytes and spares Welcomes; created_ts ages messages out. Rows of
+      // earlier versions get created_ts at the first pruning run (services/retention.ts).
+      "ALTER TABLE to_device_messages ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0",
+      "ALTER TABLE to_device_messages ADD COLUMN welcome INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE to_device_messages ADD COLUMN created_ts BIGINT NOT NULL DEFAULT 0",
+      "UPDATE to_device_messages SET bytes = LENGTH(content)",
+      // Covers the usage query of every delivery without reading message contents.
+      "CREATE INDEX to_device_usage ON to_device_messages (user_id, device_id, welcome, position, bytes)",
+      "CREATE INDEX to_device_messages_age ON to_device_messages (welcome, created_ts)",
+      "CREATE INDEX to_device_txns_age ON to_device_txns (created_ts)",
+      "CREATE INDEX to_device_federation_ids_age ON to_device_federation_ids (received_ts)",
+    ],
   ],
 };
+
+/** The bounds of each device's inbox (retention.to_device_max_pending and _bytes). */
+export interface InboxLimits {
+  readonly maxPending: number;
+  readonly maxPendingBytes: number;
+}
+
+/** A device's inbox holds only Welcomes and has no room for another message. */
+export class InboxFull extends Error {
+  override readonly name = "InboxFull";
+  constructor(
+    readonly userId: string,
+    readonly deviceId: string,
+  ) {
+    super(`The to-device inbox of ${userId} ${deviceId} is full of undelivered Welcomes`);
+  }
+}
+
+const MLS_PREFIXES = [STABLE_NAMES.prefix, UNSTABLE_NAMES.prefix];
+// MLSMessage starts with version (uint16, mls10 = 1) and wire_format (uint16), RFC 9420 6.
+const WELCOME_HEADER = [0, 1, 0, wireformats.mls_welcome];
+
+/**
+ * Section 9: a Welcome is a to-device m.room.encrypted whose ciphertext is an MLSMessage of wire
+ * format mls_welcome. Only the first bytes are read: the server cannot check more without keys.
+ */
+export function isWelcome(type: string, content: Readonly<Record<string, unknown>>): boolean {
+  const { algorithm, ciphertext } = content;
+  if (type !== ENCRYPTED_EVENT_TYPE || typeof algorithm !== "string" || typeof ciphertext !== "string") {
+    return false;
+  }
+  if (!MLS_PREFIXES.some((prefix) => algorithm.startsWith(prefix))) return false;
+  let head: Uint8Array;
+  try {
+    head = decodeBase64Lenient(ciphertext.slice(0, 8));
+  } catch {
+    return false;
+  }
+  return WELCOME_HEADER.every((byte, i) => head[i] === byte);
+}
+
+/**
+ * Makes room for a message of `bytes` in a device's inbox by deleting its oldest messages that
+ * are not Welcomes; throws InboxFull (deleting nothing) when that cannot make enough room.
+ */
+async function makeRoom(
+  tx: WriteTransaction,
+  userId: string,
+  deviceId: string,
+  bytes: number,
+  limits: InboxLimits,
+): Promise<void> {
+  const usage = await tx.get<{ count: number | string; bytes: number | string | null }>(
+    "SELECT COUNT(*) AS count, SUM(bytes) AS bytes FROM to_device_messages WHERE user_id = ? AND device_id = ?",
+    [userId, deviceId],
+  );
+  let count = Number(usage?.count ?? 0) + 1;
+  let total = Number(usage?.bytes ?? 0) + bytes;
+  if (count <= limits.maxPending && total <= limits.maxPendingBytes) return;
+  const evictable = await tx.all<{ position: number | string; bytes: number | string }>(
+    `SELECT position, bytes FROM to_device_messages WHERE user_id = ? AND device_id = ? AND welcome = 0
+     ORDER BY position`,
+    [userId, deviceId],
+  );
+  let through: number | undefined;
+  for (const row of evictable) {
+    if (count <= limits.maxPending && total <= limits.maxPendingBytes) break;
+    count -= 1;
+    total -= Number(row.bytes);
+    through = Number(row.position);
+  }
+  if (count > limits.maxPending || total > limits.maxPendingBytes) throw new InboxFull(userId, deviceId);
+  if (through === undefined) return;
+  await tx.run(
+    "DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND welcome = 0 AND position <= ?",
+    [userId, deviceId, through],
+  );
+}
 
 /** user ID → device ID or "*" → content */
 export type ToDeviceMessages = Record<string, Record<string, Record<string, unknown>>>;
@@ -68,15 +167,16 @@ async function knownDevices(q: Queryable, userId: string): Promise<string[]> {
 }
 
 /**
- * Puts messages into the inboxes of local users' devices ("*": every device the user has).
- * Returns the users who got one. `messages` must name local users only.
+ * Puts messages into the inboxes of local users' devices ("*": every device the user has), within
+ * `limits` (see makeRoom; InboxFull rolls the whole job back). Returns the users who got one.
+ * `messages` must name local users only.
  */
 export async function deliverToLocalDevices(
   tx: WriteTransaction,
-  sender: string,
-  type: string,
+  delivery: { sender: string; type: string; now: number; limits: InboxLimits },
   messages: ToDeviceMessages,
 ): Promise<string[]> {
+  const { sender, type, now, limits } = delivery;
   const recipients: string[] = [];
   for (const [userId, byDevice] of Object.entries(messages)) {
     const devices = await knownDevices(tx, userId);
@@ -86,9 +186,23 @@ export async function deliverToLocalDevices(
       // A message naming a device wins over the "*" message for that device.
       const content = Object.hasOwn(byDevice, deviceId) ? byDevice[deviceId] : wildcard;
       if (content === undefined) continue;
+      const json = JSON.stringify(content);
+      const bytes = Buffer.byteLength(json);
+      await makeRoom(tx, userId, deviceId, bytes, limits);
       await tx.run(
-        "INSERT INTO to_device_messages (position, user_id, device_id, sender, type, content) VALUES (?, ?, ?, ?, ?, ?)",
-        [tx.nextStreamPosition(), userId, deviceId, sender, type, JSON.stringify(content)],
+        `INSERT INTO to_device_messages (position, user_id, device_id, sender, type, content, bytes, welcome, created_ts)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          tx.nextStreamPosition(),
+          userId,
+          deviceId,
+          sender,
+          type,
+          json,
+          bytes,
+          isWelcome(type, content) ? 1 : 0,
+          now,
+        ],
       );
       delivered = true;
     }
@@ -130,6 +244,7 @@ export interface ToDeviceSend {
   readonly serverName: string;
   readonly now: number;
   readonly outbound: OutboundQueue;
+  readonly limits: InboxLimits;
 }
 
 /**
@@ -150,7 +265,11 @@ export async function storeToDevice(
   );
   if (fresh.changes === 0) return undefined;
   const { local, remote } = splitByServer(messages, serverName);
-  const recipients = await deliverToLocalDevices(tx, sender.userId, type, local);
+  const recipients = await deliverToLocalDevices(
+    tx,
+    { sender: sender.userId, type, now, limits: input.limits },
+    local,
+  );
   for (const [server, forServer] of remote) {
     // message_id: at most 32 characters (server-server spec); 16 random bytes make 22.
     const content = {

@@ -1,6 +1,6 @@
 // SQLite backend (the embedded default): one writer connection, one reader connection, WAL.
 import BetterSqlite3 from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Database, Migrations, SqlValue } from "./database.js";
@@ -61,9 +61,21 @@ function walSync(path: string): { sync(): Promise<void>; close(): Promise<void> 
   };
 }
 
+/**
+ * The database and its -wal and -shm files are readable by the server's user alone: they hold
+ * every account's metadata (docs/privacy.md). SQLite gives the -wal and -shm files the database
+ * file's mode, so creating that 0600 suffices; files of older versions are tightened too.
+ */
+function ownerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+}
+
 export async function openSqlite(path: string, components: readonly Migrations[]): Promise<Database> {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") ownerOnly(path);
   const writerConnection = connect(path);
+  if (path !== ":memory:") ownerOnly(path);
   const wal = path === ":memory:" ? undefined : walSync(path);
   const writer: WriterConnection = {
     ...queryable(writerConnection),

@@ -7,7 +7,12 @@
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { isJsonObject } from "../../http/body.js";
-import { deliverToLocalDevices, firstReceipt, type ToDeviceMessages } from "../../services/toDevice.js";
+import {
+  deliverToLocalDevices,
+  firstReceipt,
+  InboxFull,
+  type ToDeviceMessages,
+} from "../../services/toDevice.js";
 import type { Edu } from "../types.js";
 
 const MAX_NAME_LENGTH = 255;
@@ -62,10 +67,21 @@ export function toDeviceEduHandler(ctx: ServerContext) {
       return;
     }
     if (Object.keys(message.messages).length === 0) return;
-    const recipients = await ctx.db.write(async (tx) => {
-      if (!(await firstReceipt(tx, origin, message.messageId, ctx.clock.now()))) return [];
-      return deliverToLocalDevices(tx, message.sender, message.type, message.messages);
-    });
+    const now = ctx.clock.now();
+    const { toDeviceMaxPending: maxPending, toDeviceMaxPendingBytes: maxPendingBytes } = ctx.config.retention;
+    const delivery = { sender: message.sender, type: message.type, now, limits: { maxPending, maxPendingBytes } };
+    let recipients: string[];
+    try {
+      recipients = await ctx.db.write(async (tx) => {
+        if (!(await firstReceipt(tx, origin, message.messageId, now))) return [];
+        return deliverToLocalDevices(tx, delivery, message.messages);
+      });
+    } catch (error) {
+      // An EDU has no answer of its own: the inbox bound drops it whole, as it would refuse a local send.
+      if (!(error instanceof InboxFull)) throw error;
+      ctx.log.warn({ origin, reason: error.message }, "m.direct_to_device dropped");
+      return;
+    }
     ctx.notifier.wake(recipients);
   };
 }
