@@ -219,21 +219,25 @@ describe.each(BACKENDS)("devices on %s", (backend) => {
       expect([reply.status, reply.body.errcode]).toEqual([401, "M_UNKNOWN"]);
       expect(await deviceIds(first)).toContain(second.deviceId);
     });
-    it("succeeds for a device that is already gone", async () => {
+    it("answers 404 M_NOT_FOUND for a device the user does not have", async () => {
       const user = await registerUser(server.url, "idempotent", PASSWORD);
       const reply = await call("DELETE", "/devices/GONE", {
         token: user.token,
         body: { auth: passwordAuth(user.userId) },
       });
-      expect(reply.status).toBe(200);
+      expect([reply.status, reply.body.errcode]).toEqual([404, "M_NOT_FOUND"]);
     });
-    it("cannot delete another user's device", async () => {
+    it("issue 10: answers 404 M_NOT_FOUND for another user's device and leaves that device alone", async () => {
       const user = await registerUser(server.url, "reacher", PASSWORD);
-      await call("DELETE", `/devices/${otherUser.deviceId}`, {
+      const devicesWithKeys = await withKeys(otherUser);
+      const reply = await call("DELETE", `/devices/${otherUser.deviceId}`, {
         token: user.token,
         body: { auth: passwordAuth(user.userId) },
       });
+      expect([reply.status, reply.body.errcode]).toEqual([404, "M_NOT_FOUND"]);
       expect((await call("GET", "/account/whoami", { token: otherUser.token })).status).toBe(200);
+      expect(await deviceIds(otherUser)).toEqual([otherUser.deviceId]);
+      expect(await devicesWithKeys()).toEqual([otherUser.deviceId]);
     });
   });
 

@@ -228,6 +228,22 @@ describe.each(BACKENDS)("rooms on %s", (backend) => {
       );
       expect([reply.status, reply.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
     });
+    it("issue 10: refuses to invite a local user who does not exist with 404 M_NOT_FOUND, storing nothing", async () => {
+      const { roomId } = await roomWithCommit();
+      const ghost = `@ghost:${server.serverName}`;
+      const reply = await call(alice, "POST", `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: ghost });
+      expect([reply.status, reply.body.errcode]).toEqual([404, "M_NOT_FOUND"]);
+      // Registering the name afterwards shows no invite waiting for it.
+      const late = await registerUser(server.url, "ghost");
+      const sync = await call(late, "GET", "/sync");
+      expect(Object.keys((sync.body.rooms as { invite: object }).invite)).toEqual([]);
+    });
+    it("issue 10: refuses a sync since token ahead of the server's stream with 400 M_INVALID_PARAM", async () => {
+      const next = Number((await call(alice, "GET", "/sync")).body.next_batch);
+      const reply = await call(alice, "GET", `/sync?since=${next + 1_000_000}`);
+      expect([reply.status, reply.body.errcode]).toEqual([400, "M_INVALID_PARAM"]);
+      expect((await call(alice, "GET", `/sync?since=${next}`)).status).toBe(200);
+    });
     it("refuses a join without an invite", async () => {
       const { roomId } = await roomWithCommit();
       const reply = await call(carol, "POST", `/join/${encodeURIComponent(roomId)}`, {});
