@@ -40,18 +40,22 @@ describe.each(BACKENDS)("metadata at rest on %s", (backend) => {
   const count = async (sql: string, params: readonly unknown[]) =>
     Number((await db.all<{ n: number | string }>(sql, params))[0]?.n);
 
-  /** A room of `owner` with its epoch-0 commit sent under a transaction ID. */
-  async function room(owner: TestUser): Promise<{ roomId: string; member: MlsMember }> {
+  /** A room of `owner` with its epoch-0 commit, and a message sent in it under a transaction ID. */
+  async function room(owner: TestUser): Promise<{ roomId: string }> {
     const roomId = (await call(owner, "POST", "/createRoom", {})).body.room_id as string;
+    const path = `/rooms/${encodeURIComponent(roomId)}`;
     const member = await MlsMember.create(roomId, owner.userId);
     const commit = await member.commit(fed([server.serverName]));
-    const reply = await call(owner, "PUT", `/rooms/${encodeURIComponent(roomId)}/send/${COMMIT}/c${++txns}`, {
+    const reply = await call(owner, "PUT", `${path}/state/${COMMIT}/`, {
       algorithm: ALGORITHM,
       ciphertext: commit.ciphertext,
     });
     expect(reply.status).toBe(200);
     commit.adopt();
-    return { roomId, member };
+    const ciphertext = await member.encrypt("hello");
+    const sent = await call(owner, "PUT", `${path}/send/m.room.encrypted/m${++txns}`, { algorithm: ALGORITHM, ciphertext });
+    expect(sent.status).toBe(200);
+    return { roomId };
   }
   const eventTxns = (user: TestUser) =>
     count("SELECT COUNT(*) AS n FROM event_txns WHERE user_id = ? AND device_id = ?", [user.userId, user.deviceId]);
@@ -101,14 +105,6 @@ describe.each(BACKENDS)("metadata at rest on %s", (backend) => {
     expect(await eventTxns(alice)).toBe(0);
   });
 
-  it("deletes event transaction IDs after txn_max_age_ms", async () => {
-    const alice = await newUser();
-    await room(alice);
-    expect(await eventTxns(alice)).toBe(1);
-    advance(DAY + HOUR);
-    await eventually(async () => (await eventTxns(alice)) === 0);
-  });
-
   it("deletes inbound federation transactions and to-device message IDs after txn_max_age_ms", async () => {
     const bob = await newUser();
     const edu = {
@@ -135,6 +131,14 @@ describe.each(BACKENDS)("metadata at rest on %s", (backend) => {
     await eventually(async () => (await stored()) === 0);
   });
 
+  it("deletes event transaction IDs after txn_max_age_ms", async () => {
+    const alice = await newUser();
+    await room(alice);
+    expect(await eventTxns(alice)).toBe(1);
+    advance(DAY + HOUR);
+    await eventually(async () => (await eventTxns(alice)) === 0);
+  });
+
   it("deletes device list changes after device_list_changes_max_age_ms; an older token hears of every room-mate", async () => {
     const [alice, carol] = [await newUser(), await newUser()];
     const { roomId } = await room(alice);
@@ -148,6 +152,12 @@ describe.each(BACKENDS)("metadata at rest on %s", (backend) => {
       ]);
     expect(await pairs()).toBeGreaterThan(0);
     // The pruning job stamps a change when it first sees it; the age counts from then.
+    const unstamped = () =>
+      count("SELECT COUNT(*) AS n FROM device_list_changes WHERE (only_for = ? OR user_id = ?) AND created_ts = 0", [
+        carol.userId,
+        carol.userId,
+      ]);
+    await eventually(async () => (await unstamped()) === 0);
     advance(31 * DAY);
     await eventually(async () => (await pairs()) === 0);
     const aliceAgain = await loginUser(server.url, alice.userId, PASSWORD);
