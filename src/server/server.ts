@@ -37,11 +37,16 @@ export async function startServer(
   clock: Clock = config.clockOffsetFile !== undefined ? offsetFileClock(config.clockOffsetFile) : systemClock,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  const app = createHttpApp(config, clock);
   // The data directory holds the signing key and, by default, the database: the server's user
   // alone may enter it (docs/privacy.md).
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(config.dataDir, 0o700);
-  const app = createHttpApp(config, clock);
+  try {
+    chmodSync(config.dataDir, 0o700);
+  } catch (error) {
+    // A directory another user owns (a mounted volume, say) stays as its owner made it.
+    app.log.warn({ err: error, dataDir: config.dataDir }, "cannot make the data directory private");
+  }
   const migrations = components.flatMap((c) => (c.migrations ? [c.migrations] : [])) as Migrations[];
   const db = await openDatabase(config.database, migrations);
   const signingKey = loadOrCreateSigningKey(config.dataDir);

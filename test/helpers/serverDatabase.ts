@@ -39,7 +39,9 @@ export async function openServerDatabase(server: Pick<ServerProcess, "database">
     all,
     schema: async () => {
       const tables = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
         .all() as { name: string }[];
       const pairs: [string, string][] = [];
       for (const { name } of tables) {

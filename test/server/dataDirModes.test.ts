@@ -45,8 +45,10 @@ describe.each(BACKENDS)("the data directory on %s", (backend) => {
     const { dir, files } = modes(dataDir);
     expect(dir.toString(8)).toBe("700");
     expect(Object.keys(files)).toContain("signing.key");
-    if (backend === "sqlite") expect(Object.keys(files)).toEqual(expect.arrayContaining(["myelin.db", "myelin.db-wal"]));
-    for (const [name, fileMode] of Object.entries(files)) expect([name, fileMode.toString(8)]).toEqual([name, "600"]);
+    if (backend === "sqlite")
+      expect(Object.keys(files)).toEqual(expect.arrayContaining(["myelin.db", "myelin.db-wal"]));
+    for (const [name, fileMode] of Object.entries(files))
+      expect([name, fileMode.toString(8)]).toEqual([name, "600"]);
   });
 
   it("is made private again at start when its files were readable by others", async () => {
@@ -57,6 +59,7 @@ describe.each(BACKENDS)("the data directory on %s", (backend) => {
     await registerUser(server.url, `modes${++users}`);
     const { dir, files } = modes(dataDir);
     expect(dir.toString(8)).toBe("700");
-    for (const [name, fileMode] of Object.entries(files)) expect([name, fileMode.toString(8)]).toEqual([name, "600"]);
+    for (const [name, fileMode] of Object.entries(files))
+      expect([name, fileMode.toString(8)]).toEqual([name, "600"]);
   });
 });

@@ -53,12 +53,18 @@ describe.each(BACKENDS)("metadata at rest on %s", (backend) => {
     expect(reply.status).toBe(200);
     commit.adopt();
     const ciphertext = await member.encrypt("hello");
-    const sent = await call(owner, "PUT", `${path}/send/m.room.encrypted/m${++txns}`, { algorithm: ALGORITHM, ciphertext });
+    const sent = await call(owner, "PUT", `${path}/send/m.room.encrypted/m${++txns}`, {
+      algorithm: ALGORITHM,
+      ciphertext,
+    });
     expect(sent.status).toBe(200);
     return { roomId };
   }
   const eventTxns = (user: TestUser) =>
-    count("SELECT COUNT(*) AS n FROM event_txns WHERE user_id = ? AND device_id = ?", [user.userId, user.deviceId]);
+    count("SELECT COUNT(*) AS n FROM event_txns WHERE user_id = ? AND device_id = ?", [
+      user.userId,
+      user.deviceId,
+    ]);
 
   beforeAll(async () => {
     clockDir = mkdtempSync(join(tmpdir(), "myelin-clock-"));
@@ -153,10 +159,10 @@ describe.each(BACKENDS)("metadata at rest on %s", (backend) => {
     expect(await pairs()).toBeGreaterThan(0);
     // The pruning job stamps a change when it first sees it; the age counts from then.
     const unstamped = () =>
-      count("SELECT COUNT(*) AS n FROM device_list_changes WHERE (only_for = ? OR user_id = ?) AND created_ts = 0", [
-        carol.userId,
-        carol.userId,
-      ]);
+      count(
+        "SELECT COUNT(*) AS n FROM device_list_changes WHERE (only_for = ? OR user_id = ?) AND created_ts = 0",
+        [carol.userId, carol.userId],
+      );
     await eventually(async () => (await unstamped()) === 0);
     advance(31 * DAY);
     await eventually(async () => (await pairs()) === 0);

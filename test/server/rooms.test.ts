@@ -231,7 +231,9 @@ describe.each(BACKENDS)("rooms on %s", (backend) => {
     it("issue 10: refuses to invite a local user who does not exist with 404 M_NOT_FOUND, storing nothing", async () => {
       const { roomId } = await roomWithCommit();
       const ghost = `@ghost:${server.serverName}`;
-      const reply = await call(alice, "POST", `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: ghost });
+      const reply = await call(alice, "POST", `/rooms/${encodeURIComponent(roomId)}/invite`, {
+        user_id: ghost,
+      });
       expect([reply.status, reply.body.errcode]).toEqual([404, "M_NOT_FOUND"]);
       // Registering the name afterwards shows no invite waiting for it.
       const late = await registerUser(server.url, "ghost");

@@ -104,7 +104,8 @@ describe.each(BACKENDS)("the to-device inbox bound on %s", (backend) => {
   it("issue 9: Welcomes stay in a full inbox while older ordinary messages are dropped", async () => {
     const [alice, bob] = [await newUser(), await newUser()];
     const welcomes = [welcome(), welcome()];
-    for (const content of welcomes) expect((await send(alice, bob, content, "m.room.encrypted")).status).toBe(200);
+    for (const content of welcomes)
+      expect((await send(alice, bob, content, "m.room.encrypted")).status).toBe(200);
     for (let n = 1; n <= 3 * MAX_PENDING; n++) expect((await send(alice, bob, { n })).status).toBe(200);
     const events = await syncEvents(bob);
     expect(events.slice(0, 2).map((event) => event.content)).toEqual(welcomes);
@@ -125,7 +126,10 @@ describe.each(BACKENDS)("the to-device inbox bound on %s", (backend) => {
 
   it("a ciphertext that is not an MLS Welcome gets no Welcome's protection", async () => {
     const [alice, bob] = [await newUser(), await newUser()];
-    const notWelcome = { algorithm: ALGORITHM, ciphertext: encodeBase64Url(new Uint8Array([0, 1, 0, 2, 9, 9])) };
+    const notWelcome = {
+      algorithm: ALGORITHM,
+      ciphertext: encodeBase64Url(new Uint8Array([0, 1, 0, 2, 9, 9])),
+    };
     for (let i = 0; i < MAX_PENDING; i++) {
       expect((await send(alice, bob, notWelcome, "m.room.encrypted")).status).toBe(200);
     }

@@ -7,12 +7,7 @@ import type { ServerContext } from "../context.js";
 import { badJson, invalidParam, MatrixError, missingParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
 import { bodyObject, isJsonObject } from "../http/body.js";
-import {
-  InboxFull,
-  storeToDevice,
-  toDeviceMigrations,
-  type ToDeviceMessages,
-} from "../services/toDevice.js";
+import { InboxFull, storeToDevice, toDeviceMigrations, type ToDeviceMessages } from "../services/toDevice.js";
 
 const USER_ID = /^@[^:]+:.+$/;
 const MAX_NAME_LENGTH = 255;
@@ -52,11 +47,13 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
       outbound: ctx.federation.outbound,
       limits: inboxLimits(ctx),
     };
-    const stored = await ctx.db.write((tx) => storeToDevice(tx, input)).catch((error: unknown) => {
-      // Nothing of the send is stored: the sender may try again once the device has synced.
-      if (error instanceof InboxFull) throw new MatrixError(429, "M_LIMIT_EXCEEDED", error.message);
-      throw error;
-    });
+    const stored = await ctx.db
+      .write((tx) => storeToDevice(tx, input))
+      .catch((error: unknown) => {
+        // Nothing of the send is stored: the sender may try again once the device has synced.
+        if (error instanceof InboxFull) throw new MatrixError(429, "M_LIMIT_EXCEEDED", error.message);
+        throw error;
+      });
     if (stored === undefined) return {};
     ctx.notifier.wake(stored.recipients);
     if (stored.queued) ctx.federation.outbound.wake();

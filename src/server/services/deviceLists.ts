@@ -28,7 +28,11 @@ export const DEVICE_LIST_RETENTION = [
 ];
 
 /** Deletes changes that got their time before `cutoff` (see DEVICE_LIST_RETENTION). */
-export async function pruneDeviceListChanges(tx: WriteTransaction, now: number, cutoff: number): Promise<number> {
+export async function pruneDeviceListChanges(
+  tx: WriteTransaction,
+  now: number,
+  cutoff: number,
+): Promise<number> {
   await tx.run("UPDATE device_list_changes SET created_ts = ? WHERE created_ts = 0", [now]);
   const newest = await tx.get<{ position: number | string | null }>(
     "SELECT MAX(position) AS position FROM device_list_changes WHERE created_ts < ?",

@@ -144,7 +144,11 @@ export async function recordTxn(
 }
 
 /** A deleted device's transaction IDs: nothing can retry with them any more. */
-export async function deleteDeviceTxns(tx: WriteTransaction, userId: string, deviceId: string): Promise<void> {
+export async function deleteDeviceTxns(
+  tx: WriteTransaction,
+  userId: string,
+  deviceId: string,
+): Promise<void> {
   await tx.run("DELETE FROM event_txns WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
 }
 

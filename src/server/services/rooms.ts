@@ -296,7 +296,9 @@ export async function invite(
   }
   await ctx.db.write(async (tx) => {
     await requireJoined(tx, roomId, session.userId);
-    const account = await tx.get<{ found: number }>("SELECT 1 AS found FROM users WHERE user_id = ?", [userId]);
+    const account = await tx.get<{ found: number }>("SELECT 1 AS found FROM users WHERE user_id = ?", [
+      userId,
+    ]);
     if (account === undefined) throw notFound(`Unknown user ${userId}`);
     const current = await getMembership(tx, roomId, userId);
     if (current?.membership === "join") throw forbidden(`${userId} is already in the room`);

@@ -69,7 +69,12 @@ export function toDeviceEduHandler(ctx: ServerContext) {
     if (Object.keys(message.messages).length === 0) return;
     const now = ctx.clock.now();
     const { toDeviceMaxPending: maxPending, toDeviceMaxPendingBytes: maxPendingBytes } = ctx.config.retention;
-    const delivery = { sender: message.sender, type: message.type, now, limits: { maxPending, maxPendingBytes } };
+    const delivery = {
+      sender: message.sender,
+      type: message.type,
+      now,
+      limits: { maxPending, maxPendingBytes },
+    };
     let recipients: string[];
     try {
       recipients = await ctx.db.write(async (tx) => {
