@@ -7,7 +7,13 @@ import type { ServerContext } from "../context.js";
 import { badJson, invalidParam, MatrixError, missingParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
 import { bodyObject, isJsonObject } from "../http/body.js";
-import { InboxFull, storeToDevice, toDeviceMigrations, type ToDeviceMessages } from "../services/toDevice.js";
+import {
+  InboxFull,
+  inboxLimits,
+  storeToDevice,
+  toDeviceMigrations,
+  type ToDeviceMessages,
+} from "../services/toDevice.js";
 
 const USER_ID = /^@[^:]+:.+$/;
 const MAX_NAME_LENGTH = 255;
@@ -25,11 +31,6 @@ function checkMessages(value: unknown): ToDeviceMessages {
   return value as ToDeviceMessages;
 }
 
-export function inboxLimits(ctx: ServerContext) {
-  const { toDeviceMaxPending, toDeviceMaxPendingBytes } = ctx.config.retention;
-  return { maxPending: toDeviceMaxPending, maxPendingBytes: toDeviceMaxPendingBytes };
-}
-
 function routes(api: FastifyInstance, ctx: ServerContext): void {
   api.put("/sendToDevice/:eventType/:txnId", async (request) => {
     const sender = await requireSession(ctx, request);
@@ -45,7 +46,7 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
       serverName: ctx.config.serverName,
       now: ctx.clock.now(),
       outbound: ctx.federation.outbound,
-      limits: inboxLimits(ctx),
+      limits: inboxLimits(ctx.config.retention),
     };
     const stored = await ctx.db
       .write((tx) => storeToDevice(tx, input))

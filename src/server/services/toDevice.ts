@@ -10,10 +10,10 @@
 // services/retention.ts deletes messages, transaction IDs and message IDs once they are old.
 import { randomBytes } from "node:crypto";
 import { wireformats } from "ts-mls";
-import { decodeBase64Lenient } from "../../protocol/base64.js";
-import { encodeBase64Url } from "../../protocol/base64.js";
+import { decodeBase64Lenient, encodeBase64Url } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import { ENCRYPTED_EVENT_TYPE, STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
+import type { RetentionConfig } from "../config.js";
 import type { OutboundQueue } from "../federation/types.js";
 import type { Session } from "./sessions.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
@@ -80,6 +80,10 @@ export const toDeviceMigrations: Migrations = {
 export interface InboxLimits {
   readonly maxPending: number;
   readonly maxPendingBytes: number;
+}
+
+export function inboxLimits(retention: RetentionConfig): InboxLimits {
+  return { maxPending: retention.toDeviceMaxPending, maxPendingBytes: retention.toDeviceMaxPendingBytes };
 }
 
 /** A device's inbox holds only Welcomes and has no room for another message. */

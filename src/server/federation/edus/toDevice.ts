@@ -11,6 +11,7 @@ import {
   deliverToLocalDevices,
   firstReceipt,
   InboxFull,
+  inboxLimits,
   type ToDeviceMessages,
 } from "../../services/toDevice.js";
 import type { Edu } from "../types.js";
@@ -68,12 +69,11 @@ export function toDeviceEduHandler(ctx: ServerContext) {
     }
     if (Object.keys(message.messages).length === 0) return;
     const now = ctx.clock.now();
-    const { toDeviceMaxPending: maxPending, toDeviceMaxPendingBytes: maxPendingBytes } = ctx.config.retention;
     const delivery = {
       sender: message.sender,
       type: message.type,
       now,
-      limits: { maxPending, maxPendingBytes },
+      limits: inboxLimits(ctx.config.retention),
     };
     let recipients: string[];
     try {
