@@ -75,6 +75,7 @@ function ownerOnly(path: string): void {
 export async function openSqlite(path: string, components: readonly Migrations[]): Promise<Database> {
   if (path !== ":memory:") ownerOnly(path);
   const writerConnection = connect(path);
+  // Again, now that WAL mode has made the -wal and -shm files.
   if (path !== ":memory:") ownerOnly(path);
   const wal = path === ":memory:" ? undefined : walSync(path);
   const writer: WriterConnection = {
