@@ -67,6 +67,8 @@ export const toDeviceMigrations: Migrations = {
       "ALTER TABLE to_device_messages ADD COLUMN welcome INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE to_device_messages ADD COLUMN created_ts BIGINT NOT NULL DEFAULT 0",
       "UPDATE to_device_messages SET bytes = LENGTH(content)",
+      // Messages stored before Welcomes were told apart: any encrypted one may be a Welcome.
+      "UPDATE to_device_messages SET welcome = 1 WHERE type = 'm.room.encrypted'",
       // Covers the usage query of every delivery without reading message contents.
       "CREATE INDEX to_device_usage ON to_device_messages (user_id, device_id, welcome, position, bytes)",
       "CREATE INDEX to_device_messages_age ON to_device_messages (welcome, created_ts)",
