@@ -334,10 +334,15 @@ function privateAddresses(
 ): Pick<FederationConfig, "allowPrivateAddresses" | "privateAddressAllowlist"> {
   const allow = pick<unknown>(env.allow_private_addresses, file.allow_private_addresses) ?? false;
   if (typeof allow !== "boolean") {
-    throw new ConfigError(`federation.allow_private_addresses must be true or false, not ${JSON.stringify(allow)}`);
+    throw new ConfigError(
+      `federation.allow_private_addresses must be true or false, not ${JSON.stringify(allow)}`,
+    );
   }
   const allowlist = pick<unknown>(env.private_address_allowlist, file.private_address_allowlist) ?? [];
-  if (!Array.isArray(allowlist) || !allowlist.every((entry) => typeof entry === "string" && parseCidr(entry))) {
+  if (
+    !Array.isArray(allowlist) ||
+    !allowlist.every((entry) => typeof entry === "string" && parseCidr(entry))
+  ) {
     throw new ConfigError(
       "federation.private_address_allowlist must be a list of CIDR networks such as 10.1.0.0/16 or fd00::/8",
     );
@@ -346,7 +351,9 @@ function privateAddresses(
 }
 
 /** `address/prefix` with a prefix length that fits the address family; undefined otherwise. */
-export function parseCidr(text: string): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
+export function parseCidr(
+  text: string,
+): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
   if (match === null) return undefined;
   const address = match[1] as string;

@@ -6,14 +6,24 @@ import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeSigner } from "../../../src/platform/nodeCrypto.js";
 import { loadConfig } from "../../../src/server/config.js";
-import { isPrivateAddress, privateAddressCheck } from "../../../src/server/federation/transport/addressPolicy.js";
+import {
+  isPrivateAddress,
+  privateAddressCheck,
+} from "../../../src/server/federation/transport/addressPolicy.js";
 import { createServerResolver } from "../../../src/server/federation/transport/discovery.js";
 import { createFederationClient } from "../../../src/server/federation/transport/federationClient.js";
 import { createHttpTransport } from "../../../src/server/federation/transport/httpTransport.js";
 import { FederationRequestError } from "../../../src/server/federation/types.js";
 import { startTestPeer, waitForLog, waitForLogSaying, type TestPeer } from "../../helpers/hostilePeer.js";
 import { startServerProcess, type ServerProcess } from "../../helpers/serverProcess.js";
-import { json, pinsEnv, signedRequest, startHttpServer, transaction, type LocalHttpServer } from "./federationPeer.js";
+import {
+  json,
+  pinsEnv,
+  signedRequest,
+  startHttpServer,
+  transaction,
+  type LocalHttpServer,
+} from "./federationPeer.js";
 
 /** A TCP listener that counts the connections made to it. */
 interface CountingListener {
@@ -75,7 +85,14 @@ describe("private addresses", () => {
       "::ffff:10.1.2.3",
       "::ffff:a9fe:a9fe",
     ];
-    const allowed = ["8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1", "2001:4860::8888", "::ffff:8.8.8.8"];
+    const allowed = [
+      "8.8.8.8",
+      "172.32.0.1",
+      "100.128.0.1",
+      "192.169.0.1",
+      "2001:4860::8888",
+      "::ffff:8.8.8.8",
+    ];
     expect(blocked.filter((address) => !isPrivateAddress(address))).toEqual([]);
     expect(allowed.filter(isPrivateAddress)).toEqual([]);
   });

@@ -106,8 +106,7 @@ export class RoomInbound {
       await this.fetchAuthChain(from, raw.room_id, eventId, chain, batch);
     }
     const { checked, authEvents } = await this.check(raw, chain, batch);
-    if (!checked.ok)
-      return this.refuse(from, eventId, checked.rejection.rule, checked.rejection.message);
+    if (!checked.ok) return this.refuse(from, eventId, checked.rejection.rule, checked.rejection.message);
     const event = checked.event;
     const participation = this.participates(event, [...authEvents.values()]);
     if (participation !== undefined) return this.refuse(from, eventId, "section 7", participation);

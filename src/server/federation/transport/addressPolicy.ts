@@ -82,7 +82,9 @@ export function privateAddressCheck(settings: PrivateAddressSettings = {}): Addr
     const bare = address.replace(/^\[|\]$/g, "");
     if (!isPrivateAddress(bare)) return undefined;
     const v4 = isIP(bare) === 6 ? embeddedIpv4(bare) : undefined;
-    if (v4 !== undefined ? allowed.check(v4, "ipv4") : allowed.check(bare, isIP(bare) === 4 ? "ipv4" : "ipv6"))
+    if (
+      v4 !== undefined ? allowed.check(v4, "ipv4") : allowed.check(bare, isIP(bare) === 4 ? "ipv4" : "ipv6")
+    )
       return undefined;
     return new AddressRefused(
       `refusing to connect to ${bare}: a private, loopback or link-local address (federation.allow_private_addresses, federation.private_address_allowlist or a pin allow it)`,

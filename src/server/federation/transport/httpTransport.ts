@@ -8,7 +8,12 @@ import https from "node:https";
 import { rootCertificates } from "node:tls";
 import { isIP, type LookupFunction } from "node:net";
 import type { PlainHttpPolicy } from "../../config.js";
-import { AddressRefused, privateAddressCheck, type AddressCheck, type PrivateAddressSettings } from "./addressPolicy.js";
+import {
+  AddressRefused,
+  privateAddressCheck,
+  type AddressCheck,
+  type PrivateAddressSettings,
+} from "./addressPolicy.js";
 import { checkedLookup, refusal } from "./checkedLookup.js";
 import { plainHttpCheck, PlainHttpRefused } from "./plainHttp.js";
 
@@ -25,12 +30,7 @@ export interface HttpTarget {
 }
 
 export type TransportFailure =
-  | "plain-http-refused"
-  | "private-address-refused"
-  | "timeout"
-  | "too-large"
-  | "unreachable"
-  | "aborted";
+  "plain-http-refused" | "private-address-refused" | "timeout" | "too-large" | "unreachable" | "aborted";
 
 export class TransportError extends Error {
   override readonly name = "TransportError";

@@ -51,7 +51,11 @@ export function createRemoteKeys(options: RemoteKeysOptions): RemoteKeys {
   const known = new Map<string, Map<string, KnownKey>>();
   const lastFetch = new Map<string, number>();
   const fetching = new Map<string, Promise<void>>();
-  const newServers = new RateLimiter(options.newServerFetches.perSecond, options.newServerFetches.burst, clock);
+  const newServers = new RateLimiter(
+    options.newServerFetches.perSecond,
+    options.newServerFetches.burst,
+    clock,
+  );
 
   const load = async (server: string): Promise<Map<string, KnownKey>> => {
     let keys = known.get(server);

@@ -60,7 +60,11 @@ export async function checkHeader(request: FastifyRequest, deps: RequestAuthDeps
 }
 
 /** The verified origin, once the body is read; throws 401 M_UNAUTHORIZED for a bad signature. */
-export function verifySignature(request: FastifyRequest, header: CheckedHeader, deps: RequestAuthDeps): string {
+export function verifySignature(
+  request: FastifyRequest,
+  header: CheckedHeader,
+  deps: RequestAuthDeps,
+): string {
   const { origin, destination, key, sig } = header;
   const signed = {
     ...requestJson({
