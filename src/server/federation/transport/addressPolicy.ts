@@ -46,14 +46,20 @@ function embeddedIpv4(address: string): string | undefined {
   return [high >> 8, high & 255, low >> 8, low & 255].join(".");
 }
 
+/** Whether `list` holds the address `bare` (an IPv6 address carrying an IPv4 one: by that one). */
+function listed(list: BlockList, bare: string): boolean {
+  const v4 = isIP(bare) === 6 ? embeddedIpv4(bare) : bare;
+  try {
+    return v4 !== undefined ? list.check(v4, "ipv4") : list.check(bare, "ipv6");
+  } catch {
+    return list === PRIVATE; // an address BlockList cannot read (a zone ID): private, never allowed
+  }
+}
+
 /** True for the private, loopback, link-local and reserved addresses listed above (brackets allowed). */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, "");
-  const version = isIP(bare);
-  if (version === 0) return false;
-  if (version === 4) return PRIVATE.check(bare, "ipv4");
-  const v4 = embeddedIpv4(bare);
-  return v4 !== undefined ? PRIVATE.check(v4, "ipv4") : PRIVATE.check(bare, "ipv6");
+  return isIP(bare) !== 0 && listed(PRIVATE, bare);
 }
 
 export interface PrivateAddressSettings {
@@ -80,12 +86,7 @@ export function privateAddressCheck(settings: PrivateAddressSettings = {}): Addr
   }
   return (address) => {
     const bare = address.replace(/^\[|\]$/g, "");
-    if (!isPrivateAddress(bare)) return undefined;
-    const v4 = isIP(bare) === 6 ? embeddedIpv4(bare) : undefined;
-    if (
-      v4 !== undefined ? allowed.check(v4, "ipv4") : allowed.check(bare, isIP(bare) === 4 ? "ipv4" : "ipv6")
-    )
-      return undefined;
+    if (!isPrivateAddress(bare) || listed(allowed, bare)) return undefined;
     return new AddressRefused(
       `refusing to connect to ${bare}: a private, loopback or link-local address (federation.allow_private_addresses, federation.private_address_allowlist or a pin allow it)`,
     );
