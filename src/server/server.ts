@@ -10,6 +10,7 @@ import { createInboundTransactions } from "./federation/transport/inboundTransac
 import { createFederationRouter } from "./federation/transport/router.js";
 import { startTlsListener, type TlsListener } from "./federation/transport/tlsListener.js";
 import { clientApi, createHttpApp } from "./http/app.js";
+import { limitRequestTime } from "./http/requestTimeouts.js";
 import { Notifier } from "./services/notifier.js";
 import { Sessions } from "./services/sessions.js";
 import { loadOrCreateSigningKey } from "./signingKey.js";
@@ -68,6 +69,8 @@ export async function startServer(
     clock,
     requestsPerSecond: config.federation.requestsPerSecond,
     requestBurst: config.federation.requestBurst,
+    unauthenticatedRequestsPerSecond: config.federation.unauthenticatedRequestsPerSecond,
+    unauthenticatedRequestBurst: config.federation.unauthenticatedRequestBurst,
     maxBodyBytes: config.federation.maxBodyBytes,
     onVerifiedOrigin: (origin) => federation.outbound.retryNow(origin),
   });
@@ -89,8 +92,10 @@ export async function startServer(
   try {
     // Federation routes are served on the main listener too: plain HTTP on loopback is how
     // tests and `npm run dev:federation` federate.
+    limitRequestTime(app.server, config.limits.bodyTimeoutMs);
     url = await app.listen({ host: config.listen.host, port: config.listen.port });
-    if (config.federation.tls !== undefined) tls = await startTlsListener(app, config.federation.tls);
+    if (config.federation.tls !== undefined)
+      tls = await startTlsListener(app, config.federation.tls, config.limits.bodyTimeoutMs);
   } catch (error) {
     await app.close();
     await Promise.all(participants.map((participant) => participant.close?.()));

@@ -39,7 +39,7 @@ export function createServerResolver(options: ServerResolverOptions): ServerReso
       const pin = options.pins[serverName];
       if (pin !== undefined) {
         const url = new URL(pin);
-        return { url: url.origin, hostHeader: url.host };
+        return { url: url.origin, hostHeader: url.host, pinned: true };
       }
       const now = options.clock.now();
       const cached = cache.get(serverName);

@@ -6,6 +6,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { FederationConfig } from "../../config.js";
+import { limitRequestTime } from "../../http/requestTimeouts.js";
 import { FEDERATION_PREFIX } from "./router.js";
 
 const SERVED_PREFIXES = [FEDERATION_PREFIX, "/_matrix/key/"];
@@ -20,6 +21,8 @@ export interface TlsListener {
 export async function startTlsListener(
   app: FastifyInstance,
   tls: NonNullable<FederationConfig["tls"]>,
+  /** limits.body_timeout_ms: headers and body must arrive within it, as on the main listener. */
+  requestTimeoutMs: number,
 ): Promise<TlsListener> {
   await app.ready();
   const server = https.createServer(
@@ -35,6 +38,7 @@ export async function startTlsListener(
       );
     },
   );
+  limitRequestTime(server, requestTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(tls.port, tls.host, () => {
