@@ -88,7 +88,7 @@ describe.each(BACKENDS)("fuzzed hostile input on %s", (backend) => {
     const response = await fetch(server.url + path, {
       method,
       headers: { authorization: `Bearer ${fuzzer.token}`, "content-type": "application/json" },
-      body,
+      body: body === undefined ? undefined : Buffer.from(body),
     });
     const answer = await response.text();
     let errcode: unknown;
