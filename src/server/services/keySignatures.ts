@@ -70,7 +70,9 @@ function newSignatures(
   }
   const given = isSignatures(signed.signatures) ? (signed.signatures[signer] ?? {}) : {};
   const existing = ((target.signatures ?? {}) as Record<string, Record<string, string>>)[signer] ?? {};
-  const fresh = Object.entries(given).filter(([keyId, signature]) => existing[keyId] !== signature);
+  const fresh = Object.entries(given).filter(
+    ([keyId, signature]) => !Object.hasOwn(existing, keyId) || existing[keyId] !== signature,
+  );
   if (fresh.length === 0) throw new SignatureRefusal("M_INVALID_SIGNATURE", `No new signature by ${signer}`);
   for (const [keyId] of fresh) {
     const key = signingKey(keyId);
