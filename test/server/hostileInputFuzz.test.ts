@@ -60,7 +60,10 @@ function bodyBytes(localKeys: readonly string[]): fc.Arbitrary<Uint8Array> {
   const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
   return fc.oneof(
     { weight: 8, arbitrary: jsonText(localKeys).map(utf8) },
-    { weight: 1, arbitrary: fc.integer({ min: 1000, max: 1100 }).map((n) => utf8("[".repeat(n) + "]".repeat(n))) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1000, max: 1100 }).map((n) => utf8("[".repeat(n) + "]".repeat(n))),
+    },
     { weight: 1, arbitrary: text.map(utf8) },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 24 }) },
   );
@@ -69,7 +72,18 @@ function bodyBytes(localKeys: readonly string[]): fc.Arbitrary<Uint8Array> {
 /** A path segment as a client might percent-encode it, or raw escapes a client should not send. */
 const segment: fc.Arbitrary<string> = fc.oneof(
   text.map((s) => [...Buffer.from(s, "utf8")].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")),
-  fc.constantFrom("%00", "%zz", "%ED%A0%80", "%C0%80", "%FF", "__proto__", "constructor", "0", "-1", "99999999999999999"),
+  fc.constantFrom(
+    "%00",
+    "%zz",
+    "%ED%A0%80",
+    "%C0%80",
+    "%FF",
+    "__proto__",
+    "constructor",
+    "0",
+    "-1",
+    "99999999999999999",
+  ),
   fc.integer({ min: 990, max: 1010 }).map((n) => "a".repeat(n)),
 );
 
@@ -131,82 +145,93 @@ describe.each(BACKENDS)("fuzzed hostile input on %s", (backend) => {
     await server.destroy();
   });
 
-  it("answers random bodies on every JSON endpoint without a 5xx", async () => {
-    const me = encodeURIComponent(fuzzer.userId);
-    const room = encodeURIComponent(roomId);
-    // [method, path, shell]: the random JSON goes where the shell puts X (raw bytes go alone).
-    const endpoints: [string, string, string][] = [
-      ["POST", "/keys/upload", "X"],
-      ["POST", "/keys/upload", '{"one_time_keys":X,"fallback_keys":X}'],
-      ["POST", "/keys/upload", '{"device_keys":X}'],
-      ["POST", "/keys/query", '{"device_keys":X,"timeout":100}'],
-      ["POST", "/keys/claim", '{"one_time_keys":X,"timeout":100}'],
-      ["POST", "/keys/signatures/upload", "X"],
-      ["POST", "/keys/device_signing/upload", '{"master_key":X,"self_signing_key":X}'],
-      ["PUT", "/sendToDevice/m.test/TXN", '{"messages":X}'],
-      ["POST", `/user/${me}/filter`, "X"],
-      ["POST", `/user/${me}/filter`, '{"room":{"timeline":X}}'],
-      ["PUT", `/rooms/${room}/send/m.room.encrypted/TXN`, "X"],
-      ["PUT", `/rooms/${room}/state/${COMMIT}/`, "X"],
-      ["POST", "/createRoom", '{"creation_content":X}'],
-      ["PUT", `/devices/${encodeURIComponent(fuzzer.deviceId)}`, "X"],
-      ["PUT", `/profile/${me}/displayname`, "X"],
-      ["POST", "/login", "X"],
-      ["POST", "/_matrix/federation/v1/user/keys/query", '{"device_keys":X}'],
-      ["POST", "/_matrix/federation/v1/user/keys/claim", '{"one_time_keys":X}'],
-    ];
-    const localKeys = [fuzzer.userId, fuzzer.deviceId];
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...endpoints),
-        bodyBytes(localKeys),
-        fc.boolean(),
-        async ([method, path, shell], bytes, wrap) => {
-          const full = path.startsWith("/_matrix/") ? path : `/_matrix/client/v3${path}`;
-          const inner = Buffer.from(bytes).toString("utf8");
-          const body =
-            wrap && Buffer.from(inner, "utf8").equals(Buffer.from(bytes))
-              ? Buffer.from(shell.replaceAll("X", inner), "utf8")
-              : bytes;
-          const answer = await send(method, full.replace("TXN", `t${++txn}`), body);
-          expectClientAnswer(`${method} ${path} ${JSON.stringify(Buffer.from(body).toString("utf8").slice(0, 200))}`, answer);
-        },
-      ),
-      { numRuns: BODY_RUNS },
-    );
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    "answers random bodies on every JSON endpoint without a 5xx",
+    async () => {
+      const me = encodeURIComponent(fuzzer.userId);
+      const room = encodeURIComponent(roomId);
+      // [method, path, shell]: the random JSON goes where the shell puts X (raw bytes go alone).
+      const endpoints: [string, string, string][] = [
+        ["POST", "/keys/upload", "X"],
+        ["POST", "/keys/upload", '{"one_time_keys":X,"fallback_keys":X}'],
+        ["POST", "/keys/upload", '{"device_keys":X}'],
+        ["POST", "/keys/query", '{"device_keys":X,"timeout":100}'],
+        ["POST", "/keys/claim", '{"one_time_keys":X,"timeout":100}'],
+        ["POST", "/keys/signatures/upload", "X"],
+        ["POST", "/keys/device_signing/upload", '{"master_key":X,"self_signing_key":X}'],
+        ["PUT", "/sendToDevice/m.test/TXN", '{"messages":X}'],
+        ["POST", `/user/${me}/filter`, "X"],
+        ["POST", `/user/${me}/filter`, '{"room":{"timeline":X}}'],
+        ["PUT", `/rooms/${room}/send/m.room.encrypted/TXN`, "X"],
+        ["PUT", `/rooms/${room}/state/${COMMIT}/`, "X"],
+        ["POST", "/createRoom", '{"creation_content":X}'],
+        ["PUT", `/devices/${encodeURIComponent(fuzzer.deviceId)}`, "X"],
+        ["PUT", `/profile/${me}/displayname`, "X"],
+        ["POST", "/login", "X"],
+        ["POST", "/_matrix/federation/v1/user/keys/query", '{"device_keys":X}'],
+        ["POST", "/_matrix/federation/v1/user/keys/claim", '{"one_time_keys":X}'],
+      ];
+      const localKeys = [fuzzer.userId, fuzzer.deviceId];
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...endpoints),
+          bodyBytes(localKeys),
+          fc.boolean(),
+          async ([method, path, shell], bytes, wrap) => {
+            const full = path.startsWith("/_matrix/") ? path : `/_matrix/client/v3${path}`;
+            const inner = Buffer.from(bytes).toString("utf8");
+            const body =
+              wrap && Buffer.from(inner, "utf8").equals(Buffer.from(bytes))
+                ? Buffer.from(shell.replaceAll("X", inner), "utf8")
+                : bytes;
+            const answer = await send(method, full.replace("TXN", `t${++txn}`), body);
+            expectClientAnswer(
+              `${method} ${path} ${JSON.stringify(Buffer.from(body).toString("utf8").slice(0, 200))}`,
+              answer,
+            );
+          },
+        ),
+        { numRuns: BODY_RUNS },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it("answers random path and query segments without a 5xx", async () => {
-    const templates: [string, string][] = [
-      ["GET", "/_matrix/client/v3/rooms/{s}/state"],
-      ["GET", "/_matrix/client/v3/rooms/{s}/state/{s}/{s}"],
-      ["GET", "/_matrix/client/v3/rooms/{s}/event/{s}"],
-      ["GET", "/_matrix/client/v3/rooms/{s}/messages?from={s}&dir={s}&limit={s}"],
-      ["PUT", "/_matrix/client/v3/rooms/{s}/send/{s}/{s}"],
-      ["GET", "/_matrix/client/v3/user/{s}/filter/{s}"],
-      ["GET", "/_matrix/client/v3/profile/{s}"],
-      ["GET", "/_matrix/client/v3/devices/{s}"],
-      ["PUT", "/_matrix/client/v3/devices/{s}"],
-      ["PUT", "/_matrix/client/v3/sendToDevice/{s}/{s}"],
-      ["GET", "/_matrix/client/v3/sync?since={s}&filter={s}&timeout=0"],
-      ["GET", "/_matrix/client/v3/keys/changes?from={s}&to={s}"],
-      ["GET", "/_matrix/client/v3/pushrules/global/{s}/{s}"],
-      ["GET", "/_matrix/client/v3/register/available?username={s}"],
-      ["GET", "/_matrix/federation/v1/user/devices/{s}"],
-      ["GET", "/_matrix/client/v3/account/whoami?{s}={s}"],
-    ];
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...templates),
-        fc.array(segment, { minLength: 3, maxLength: 3 }),
-        async ([method, template], segments) => {
-          let i = 0;
-          const path = template.replace(/\{s\}/g, () => segments[i++ % segments.length] as string);
-          const answer = await send(method, path, method === "PUT" ? Buffer.from("{}") : undefined);
-          expectClientAnswer(`${method} ${path.slice(0, 300)}`, answer);
-        },
-      ),
-      { numRuns: PATH_RUNS },
-    );
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    "answers random path and query segments without a 5xx",
+    async () => {
+      const templates: [string, string][] = [
+        ["GET", "/_matrix/client/v3/rooms/{s}/state"],
+        ["GET", "/_matrix/client/v3/rooms/{s}/state/{s}/{s}"],
+        ["GET", "/_matrix/client/v3/rooms/{s}/event/{s}"],
+        ["GET", "/_matrix/client/v3/rooms/{s}/messages?from={s}&dir={s}&limit={s}"],
+        ["PUT", "/_matrix/client/v3/rooms/{s}/send/{s}/{s}"],
+        ["GET", "/_matrix/client/v3/user/{s}/filter/{s}"],
+        ["GET", "/_matrix/client/v3/profile/{s}"],
+        ["GET", "/_matrix/client/v3/devices/{s}"],
+        ["PUT", "/_matrix/client/v3/devices/{s}"],
+        ["PUT", "/_matrix/client/v3/sendToDevice/{s}/{s}"],
+        ["GET", "/_matrix/client/v3/sync?since={s}&filter={s}&timeout=0"],
+        ["GET", "/_matrix/client/v3/keys/changes?from={s}&to={s}"],
+        ["GET", "/_matrix/client/v3/pushrules/global/{s}/{s}"],
+        ["GET", "/_matrix/client/v3/register/available?username={s}"],
+        ["GET", "/_matrix/federation/v1/user/devices/{s}"],
+        ["GET", "/_matrix/client/v3/account/whoami?{s}={s}"],
+      ];
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...templates),
+          fc.array(segment, { minLength: 3, maxLength: 3 }),
+          async ([method, template], segments) => {
+            let i = 0;
+            const path = template.replace(/\{s\}/g, () => segments[i++ % segments.length] as string);
+            const answer = await send(method, path, method === "PUT" ? Buffer.from("{}") : undefined);
+            expectClientAnswer(`${method} ${path.slice(0, 300)}`, answer);
+          },
+        ),
+        { numRuns: PATH_RUNS },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

@@ -31,7 +31,8 @@ function contentOf(body: unknown): Record<string, unknown> {
   try {
     canonicalJson({ content: body });
   } catch (error) {
-    if (error instanceof CanonicalJsonError) throw badJson(`Event content is not canonical JSON: ${error.message}`);
+    if (error instanceof CanonicalJsonError)
+      throw badJson(`Event content is not canonical JSON: ${error.message}`);
     throw error;
   }
   return body;

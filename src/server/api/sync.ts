@@ -39,7 +39,8 @@ async function filterOf(
     try {
       definition = parseRequestJson(raw);
     } catch (error) {
-      if (error instanceof MatrixError && error.errcode === "M_NOT_JSON") throw badJson("filter is not valid JSON");
+      if (error instanceof MatrixError && error.errcode === "M_NOT_JSON")
+        throw badJson("filter is not valid JSON");
       throw error;
     }
     return parseSyncFilter(definition);

@@ -45,7 +45,11 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
     frameworkErrors: (error, _request, reply) => {
       const matrix =
         error.code === "FST_ERR_MAX_PARAM_LENGTH"
-          ? new MatrixError(414, "M_TOO_LARGE", `A path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters`)
+          ? new MatrixError(
+              414,
+              "M_TOO_LARGE",
+              `A path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters`,
+            )
           : error.code === "FST_ERR_BAD_URL"
             ? invalidParam("The path is not validly percent-encoded UTF-8")
             : new MatrixError(error.statusCode ?? 500, "M_UNKNOWN", error.message);
