@@ -1,10 +1,13 @@
 // The HTTP edge: Fastify with Matrix error bodies for every failure (bad JSON, oversize bodies,
 // unknown endpoints, floods, thrown MatrixErrors), CORS for browser clients, and token-free logs.
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
-import { MatrixError, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { MatrixError, invalidParam, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
 import type { ServerConfig } from "../config.js";
 import type { Clock } from "../clock.js";
+import { answerClientError } from "./clientErrors.js";
 import { RateLimiter } from "./rateLimiter.js";
+import { MAX_PATH_PARAM_LENGTH, checkRequestParams } from "./requestParams.js";
+import { parseRequestBody } from "./strictJson.js";
 
 /** The access token of a request: Authorization header first, then the legacy query parameter. */
 export function accessToken(request: FastifyRequest): string | undefined {
@@ -37,19 +40,40 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
       },
     },
     // Matrix IDs contain ':' and '@'; keep the router from splitting on them.
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // Failures Fastify and Node answer before any route or hook: Matrix bodies for them too.
+    frameworkErrors: (error, _request, reply) => {
+      const matrix =
+        error.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? new MatrixError(
+              414,
+              "M_TOO_LARGE",
+              `A path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters`,
+            )
+          : error.code === "FST_ERR_BAD_URL"
+            ? invalidParam("The path is not validly percent-encoded UTF-8")
+            : new MatrixError(error.statusCode ?? 500, "M_UNKNOWN", error.message);
+      void (reply as FastifyReply)
+        .code(matrix.status)
+        .header("Access-Control-Allow-Origin", "*")
+        .send(matrix.toJSON());
+    },
+    clientErrorHandler: answerClientError,
   });
 
-  // Every body is JSON in the client-server API, whatever Content-Type a client sends.
+  // Every body is JSON in the client-server API, whatever Content-Type a client sends; one strict
+  // reader for all of them (http/strictJson.ts says what it refuses).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
-    const text = body as string;
-    if (text.trim() === "") return done(null, undefined);
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(notJson(), undefined);
+      done(null, parseRequestBody(body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
     }
+  });
+  // Path and query parameters: no NUL or unpaired surrogate reaches a route (http/requestParams.ts).
+  app.addHook("preValidation", async (request) => {
+    checkRequestParams(request.params, request.query);
   });
 
   const limiter = new RateLimiter(config.limits.requestsPerSecond, config.limits.requestBurst, clock);

@@ -36,7 +36,8 @@ export function createServerResolver(options: ServerResolverOptions): ServerReso
   const cache = new Map<string, { target: HttpTarget; expires: number }>();
   return {
     resolve: async (serverName) => {
-      const pin = options.pins[serverName];
+      // Own entries only: a name from a request may be `constructor` (issue 9).
+      const pin = Object.hasOwn(options.pins, serverName) ? options.pins[serverName] : undefined;
       if (pin !== undefined) {
         const url = new URL(pin);
         return { url: url.origin, hostHeader: url.host, pinned: true };
