@@ -6,6 +6,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { FederationConfig } from "../../config.js";
+import { answerClientError } from "../../http/clientErrors.js";
 import { limitRequestTime } from "../../http/requestTimeouts.js";
 import { FEDERATION_PREFIX } from "./router.js";
 
@@ -39,6 +40,8 @@ export async function startTlsListener(
     },
   );
   limitRequestTime(server, requestTimeoutMs);
+  // Malformed requests, oversized headers and timeouts get Matrix error bodies, as on the main listener.
+  server.on("clientError", answerClientError.bind(app));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(tls.port, tls.host, () => {
