@@ -36,9 +36,10 @@ export async function startServer(
   clock: Clock = config.clockOffsetFile !== undefined ? offsetFileClock(config.clockOffsetFile) : systemClock,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  const app = createHttpApp(config, clock);
   const migrations = components.flatMap((c) => (c.migrations ? [c.migrations] : [])) as Migrations[];
   const db = await openDatabase(config.database, migrations);
+  const sessions = new Sessions(db);
+  const app = createHttpApp(config, clock, (token) => sessions.cached(token));
   const signingKey = loadOrCreateSigningKey(config.dataDir);
   const crypto = nodeCrypto();
   const federation = await createFederationServices({
@@ -57,7 +58,7 @@ export async function startServer(
     crypto,
     clock,
     log: app.log,
-    sessions: new Sessions(db),
+    sessions,
     notifier: new Notifier(),
     federation,
   };

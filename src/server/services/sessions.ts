@@ -37,10 +37,14 @@ export class Sessions {
   /** Creates a token for a device inside the caller's write job; returns the token (shown once). */
   async create(tx: WriteTransaction, session: Session, now: number): Promise<string> {
     const token = `myl_${randomBytes(32).toString("base64url")}`;
+    const hash = hashToken(token);
     await tx.run(
       "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)",
-      [hashToken(token), session.userId, session.deviceId, now],
+      [hash, session.userId, session.deviceId, now],
     );
+    // Known from its first request on, so that it is rate-limited by its own bucket (app.ts).
+    // A revocation later in this batch runs its own after-commit step after this one.
+    tx.afterCommit(() => this.remember(hash, { userId: session.userId, deviceId: session.deviceId }));
     return token;
   }
 
@@ -80,9 +84,12 @@ export class Sessions {
     );
     if (row === undefined) throw unknownToken();
     const session = { userId: row.user_id, deviceId: row.device_id };
-    if (this.revocations !== revocationsBefore) return session;
+    if (this.revocations === revocationsBefore) this.remember(hash, session);
+    return session;
+  }
+
+  private remember(hash: string, session: Session): void {
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(hash, session);
-    return session;
   }
 }
