@@ -11,6 +11,7 @@ import { createFederationRouter } from "./federation/transport/router.js";
 import { startTlsListener, type TlsListener } from "./federation/transport/tlsListener.js";
 import { clientApi, createHttpApp } from "./http/app.js";
 import { Notifier } from "./services/notifier.js";
+import { PasswordHasher } from "./services/passwords.js";
 import { Sessions } from "./services/sessions.js";
 import { loadOrCreateSigningKey } from "./signingKey.js";
 import type { Migrations } from "./storage/database.js";
@@ -59,6 +60,7 @@ export async function startServer(
     clock,
     log: app.log,
     sessions,
+    passwords: new PasswordHasher({ workers: config.auth.hashWorkers, queue: config.auth.hashQueue }),
     notifier: new Notifier(),
     federation,
   };
@@ -94,6 +96,7 @@ export async function startServer(
     if (config.federation.tls !== undefined) tls = await startTlsListener(app, config.federation.tls);
   } catch (error) {
     await app.close();
+    await ctx.passwords.close();
     await Promise.all(participants.map((participant) => participant.close?.()));
     await federation.close();
     await db.close();
@@ -118,6 +121,7 @@ export async function startServer(
       await Promise.all([app.close(), tls?.close()]);
       clearTimeout(force);
       await Promise.all(participants.map((participant) => participant.close?.()));
+      await ctx.passwords.close();
       await federation.close();
       await db.close();
     },

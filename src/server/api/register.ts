@@ -5,8 +5,15 @@ import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { MatrixError, forbidden, invalidParam, missingParam } from "../errors.js";
 import { bodyObject, optionalBoolean, optionalObject, optionalString } from "../http/body.js";
-import { checkNewPassword, checkUsername, isRegistrationToken, registerUser } from "../services/accounts.js";
+import {
+  checkNewPassword,
+  checkUsername,
+  isRegistrationToken,
+  registerUser,
+  userIdOf,
+} from "../services/accounts.js";
 import { checkDeviceDisplayName, checkDeviceId } from "../services/devices.js";
+import { loginLimits } from "../services/loginLimits.js";
 import { newChallenge, requireUia, type UiaRequest } from "../services/uia.js";
 
 function requireRegistrationOpen(ctx: ServerContext): void {
@@ -34,6 +41,8 @@ export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
       throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest accounts are not available");
     if (kind !== "user") throw invalidParam("kind must be user or guest");
     requireRegistrationOpen(ctx);
+    const limits = loginLimits(ctx);
+    limits.attempt(request.ip);
     const body = bodyObject(request.body);
     const username = optionalString(body, "username");
     const password = optionalString(body, "password");
@@ -52,6 +61,13 @@ export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
     if (password === undefined) throw missingParam("password");
     checkNewPassword(password);
     await requireUia(ctx, auth, uia);
+    // An attempt that will hash counts against the name it asks for (generated names cannot be
+    // targeted).
+    if (localpart !== undefined) {
+      const userId = userIdOf(ctx, localpart);
+      limits.check(userId);
+      limits.count(userId);
+    }
     return registerUser(ctx, {
       localpart,
       password,
