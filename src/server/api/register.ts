@@ -34,6 +34,19 @@ function registrationUia(ctx: ServerContext): UiaRequest {
   return { action: "register", flows: [{ stages: ["m.login.dummy"] }], check: async () => undefined };
 }
 
+/** checkUsername, limited per name: asking again and again for a taken name counts as failing. */
+async function checkName(ctx: ServerContext, username: string): Promise<string> {
+  const limits = loginLimits(ctx);
+  const userId = userIdOf(ctx, username);
+  limits.check(userId);
+  try {
+    return await checkUsername(ctx, username);
+  } catch (error) {
+    if (error instanceof MatrixError && error.errcode === "M_USER_IN_USE") limits.count(userId);
+    throw error;
+  }
+}
+
 export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
   api.post("/register", async (request) => {
     const { kind = "user" } = request.query as { kind?: string };
@@ -41,8 +54,7 @@ export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
       throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest accounts are not available");
     if (kind !== "user") throw invalidParam("kind must be user or guest");
     requireRegistrationOpen(ctx);
-    const limits = loginLimits(ctx);
-    limits.attempt(request.ip);
+    loginLimits(ctx).attempt(request.ip);
     const body = bodyObject(request.body);
     const username = optionalString(body, "username");
     const password = optionalString(body, "password");
@@ -54,20 +66,13 @@ export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
     if (deviceId !== undefined) checkDeviceId(deviceId);
     if (displayName !== undefined) checkDeviceDisplayName(displayName);
     // The spec asks for name checks before UIA, so a client learns of a taken name first.
-    const localpart = username === undefined ? undefined : await checkUsername(ctx, username);
+    const localpart = username === undefined ? undefined : await checkName(ctx, username);
     const uia = registrationUia(ctx);
     // A request without auth (even an empty one) only asks for the flows.
     if (auth === undefined) throw newChallenge(ctx, uia);
     if (password === undefined) throw missingParam("password");
     checkNewPassword(password);
     await requireUia(ctx, auth, uia);
-    // An attempt that will hash counts against the name it asks for (generated names cannot be
-    // targeted).
-    if (localpart !== undefined) {
-      const userId = userIdOf(ctx, localpart);
-      limits.check(userId);
-      limits.count(userId);
-    }
     return registerUser(ctx, {
       localpart,
       password,
