@@ -57,6 +57,15 @@ describe("request logs at info level", () => {
     await server.destroy();
   });
 
+  it("never contain an access token passed in the query under an encoded name", async () => {
+    const user = await registerUser(server.url, "infoencoded");
+    const value = secret();
+    await fetch(`${server.url}/_matrix/client/v3/account/whoami?%61ccess_token=${value}`);
+    await fetch(`${server.url}/_matrix/client/v3/account/whoami?access%5Ftoken=${user.token}`);
+    expect(server.logs()).not.toContain(value);
+    expect(server.logs()).not.toContain(user.token);
+  });
+
   it("name the route pattern, not the room or user IDs of the path", async () => {
     const user = await registerUser(server.url, "pathowner");
     const roomId = `!${randomBytes(9).toString("hex")}:${server.serverName}`;
