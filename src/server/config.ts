@@ -44,6 +44,19 @@ export interface FederationConfig {
   readonly privateAddressAllowlist: readonly string[];
 }
 
+/** Login and registration: attempt limits and password hashing (defect 3 of the review). */
+export interface AuthConfig {
+  /** POST /login and /register requests per minute per client address, and their burst. */
+  readonly attemptsPerMinute: number;
+  readonly attemptBurst: number;
+  /** Failed password checks (and registration attempts) per minute per user name, and burst. */
+  readonly failuresPerMinute: number;
+  readonly failureBurst: number;
+  /** Worker threads that hash passwords, and how many hashes may wait for one. */
+  readonly hashWorkers: number;
+  readonly hashQueue: number;
+}
+
 export interface ServerConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly serverName: string;
@@ -63,6 +76,7 @@ export interface ServerConfig {
   };
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly federation: FederationConfig;
+  readonly auth: AuthConfig;
   /** Testing aid: the clock is Date.now() plus the milliseconds in this file (see clock.ts). */
   readonly clockOffsetFile?: string;
 }
@@ -112,6 +126,14 @@ interface RawConfig {
     private_address_allowlist?: unknown;
   };
   clock_offset_file?: unknown;
+  auth?: {
+    attempts_per_minute?: unknown;
+    attempt_burst?: unknown;
+    failures_per_minute?: unknown;
+    failure_burst?: unknown;
+    hash_workers?: unknown;
+    hash_queue?: unknown;
+  };
 }
 
 /** `name=url,name=url` as MYELIN_FEDERATION_PINS writes the pins. */
@@ -174,6 +196,14 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       private_address_allowlist: list(env.MYELIN_FEDERATION_PRIVATE_ADDRESS_ALLOWLIST),
     },
     clock_offset_file: env.MYELIN_CLOCK_OFFSET_FILE,
+    auth: {
+      attempts_per_minute: number(env.MYELIN_AUTH_ATTEMPTS_PER_MINUTE),
+      attempt_burst: number(env.MYELIN_AUTH_ATTEMPT_BURST),
+      failures_per_minute: number(env.MYELIN_AUTH_FAILURES_PER_MINUTE),
+      failure_burst: number(env.MYELIN_AUTH_FAILURE_BURST),
+      hash_workers: number(env.MYELIN_AUTH_HASH_WORKERS),
+      hash_queue: number(env.MYELIN_AUTH_HASH_QUEUE),
+    },
   };
 }
 
@@ -254,6 +284,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     },
     logLevel: logLevel as ServerConfig["logLevel"],
     federation: federationConfig(env.federation ?? {}, file.federation ?? {}, host),
+    auth: authConfig(env.auth ?? {}, file.auth ?? {}),
     ...optionalPath("clock_offset_file", pick(env.clock_offset_file, file.clock_offset_file)),
   };
 }
@@ -262,6 +293,21 @@ function optionalPath(name: string, value: unknown): { clockOffsetFile?: string 
   if (value === undefined) return {};
   if (typeof value !== "string" || value.length === 0) throw new ConfigError(`${name} must be a path`);
   return { clockOffsetFile: value };
+}
+
+type RawAuth = NonNullable<RawConfig["auth"]>;
+
+function authConfig(env: RawAuth, file: RawAuth): AuthConfig {
+  const integer = (key: keyof RawAuth, fallback: number, max?: number) =>
+    positiveInteger(pick(env[key], file[key]) ?? fallback, `auth.${key}`, max);
+  return {
+    attemptsPerMinute: integer("attempts_per_minute", 30),
+    attemptBurst: integer("attempt_burst", 10),
+    failuresPerMinute: integer("failures_per_minute", 6),
+    failureBurst: integer("failure_burst", 5),
+    hashWorkers: integer("hash_workers", 1, 64),
+    hashQueue: integer("hash_queue", 64),
+  };
 }
 
 type RawFederation = NonNullable<RawConfig["federation"]>;

@@ -12,6 +12,7 @@ import { startTlsListener, type TlsListener } from "./federation/transport/tlsLi
 import { clientApi, createHttpApp } from "./http/app.js";
 import { limitRequestTime } from "./http/requestTimeouts.js";
 import { Notifier } from "./services/notifier.js";
+import { PasswordHasher } from "./services/passwords.js";
 import { Sessions } from "./services/sessions.js";
 import { loadOrCreateSigningKey } from "./signingKey.js";
 import type { Migrations } from "./storage/database.js";
@@ -37,9 +38,10 @@ export async function startServer(
   clock: Clock = config.clockOffsetFile !== undefined ? offsetFileClock(config.clockOffsetFile) : systemClock,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  const app = createHttpApp(config, clock);
   const migrations = components.flatMap((c) => (c.migrations ? [c.migrations] : [])) as Migrations[];
   const db = await openDatabase(config.database, migrations);
+  const sessions = new Sessions(db);
+  const app = createHttpApp(config, clock, (token) => sessions.cached(token));
   const signingKey = loadOrCreateSigningKey(config.dataDir);
   const crypto = nodeCrypto();
   const federation = await createFederationServices({
@@ -58,7 +60,8 @@ export async function startServer(
     crypto,
     clock,
     log: app.log,
-    sessions: new Sessions(db),
+    sessions,
+    passwords: new PasswordHasher({ workers: config.auth.hashWorkers, queue: config.auth.hashQueue }),
     notifier: new Notifier(),
     federation,
   };
@@ -98,6 +101,7 @@ export async function startServer(
       tls = await startTlsListener(app, config.federation.tls, config.limits.bodyTimeoutMs);
   } catch (error) {
     await app.close();
+    await ctx.passwords.close();
     await Promise.all(participants.map((participant) => participant.close?.()));
     await federation.close();
     await db.close();
@@ -122,6 +126,7 @@ export async function startServer(
       await Promise.all([app.close(), tls?.close()]);
       clearTimeout(force);
       await Promise.all(participants.map((participant) => participant.close?.()));
+      await ctx.passwords.close();
       await federation.close();
       await db.close();
     },

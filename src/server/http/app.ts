@@ -1,11 +1,14 @@
 // The HTTP edge: Fastify with Matrix error bodies for every failure (bad JSON, oversize bodies,
-// unknown endpoints, floods, thrown MatrixErrors), CORS for browser clients, and token-free logs.
+// unknown endpoints, floods, thrown MatrixErrors), CORS for browser clients, request limits, and
+// logs without tokens or IDs (requestLog.ts).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { MatrixError, invalidParam, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
 import type { ServerConfig } from "../config.js";
 import type { Clock } from "../clock.js";
+import type { Session } from "../services/sessions.js";
 import { answerClientError } from "./clientErrors.js";
 import { RateLimiter } from "./rateLimiter.js";
+import { redactUrl, requestLoggerOptions } from "./requestLog.js";
 import { MAX_PATH_PARAM_LENGTH, checkRequestParams } from "./requestParams.js";
 import { parseRequestBody } from "./strictJson.js";
 
@@ -20,25 +23,17 @@ export function accessToken(request: FastifyRequest): string | undefined {
   return typeof query?.access_token === "string" ? query.access_token : undefined;
 }
 
-/** The URL with any access_token value blanked, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&]*/g, "$1<redacted>");
-}
+/** The session of a token when it is known without a database read (sessions.ts cache). */
+export type CachedSession = (token: string | undefined) => Session | undefined;
 
-export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstance {
+export function createHttpApp(
+  config: ServerConfig,
+  clock: Clock,
+  cachedSession: CachedSession = () => undefined,
+): FastifyInstance {
   const app = Fastify({
     bodyLimit: config.limits.maxBodyBytes,
-    logger: {
-      level: config.logLevel,
-      redact: ["req.headers.authorization"],
-      serializers: {
-        req: (req: { method: string; url: string; ip?: string }) => ({
-          method: req.method,
-          url: redactUrl(req.url),
-          ip: req.ip,
-        }),
-      },
-    },
+    logger: requestLoggerOptions(config.logLevel),
     // Matrix IDs contain ':' and '@'; keep the router from splitting on them.
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // Failures Fastify and Node answer before any route or hook: Matrix bodies for them too.
@@ -85,7 +80,16 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
     // Other servers are limited per verified origin by the federation router (they share
     // addresses, loopback above all); the key API answers from a cache.
     if (isServerServerPath(request.url)) return;
-    const wait = limiter.take(accessToken(request) ?? request.ip);
+    // Only a token that authenticates has a bucket of its own: any other (made up, revoked,
+    // missing) counts against the address, or a fresh random token per request would be a
+    // fresh bucket. The session cache answers without a database read; a valid token not yet
+    // cached (first request after a restart) counts once against the address.
+    const session = cachedSession(accessToken(request));
+    const key =
+      session === undefined
+        ? `address\u0000${request.ip}`
+        : `session\u0000${session.userId}\u0000${session.deviceId}`;
+    const wait = limiter.take(key);
     if (wait > 0) throw limitExceeded(wait);
   });
 
