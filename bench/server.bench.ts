@@ -1,13 +1,14 @@
 // npm run bench:server — the homeserver under load on this machine (issue 3 targets), for
 // SQLite and PostgreSQL: accepted 1 KiB m.room.encrypted sends per second with many concurrent
 // clients, send latency, send-to-sync delivery latency at a steady 500 events per second, and
-// server memory with 10,000 rooms and 1,000 users.
-import { readFileSync } from "node:fs";
+// server memory with 10,000 rooms and 1,000 users; then the same paced sends under attack
+// (bench/underAttack.ts, issue 9).
 import { fed, MlsMember } from "../test/helpers/mlsMember.js";
 import { startServerProcess, type Backend, type ServerProcess } from "../test/helpers/serverProcess.js";
 import { call, closeClient } from "./httpClient.js";
 import { inParallel, percentile, register, type User } from "./benchUtil.js";
 import { describeMachine } from "./machine.js";
+import { rssMiB, underAttack } from "./underAttack.js";
 
 const ALGORITHM = "de.bwi.mls.v1.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 const SENDERS = 20;
@@ -19,19 +20,13 @@ const PACED_RATE = 500;
 const PACED_MS = 6_000;
 const SCALE_USERS = 1_000;
 const SCALE_ROOMS = 10_000;
+// `npm run bench:server -- sqlite --attack-only` runs set-up and the under-attack lines alone.
+const ATTACK_ONLY = process.argv.includes("--attack-only");
 
 interface Room {
   roomId: string;
   sender: User;
   ciphertexts: string[];
-}
-
-function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("VmRSS:"));
-  return Number(line?.split(/\s+/)[1]) / 1024;
 }
 
 async function setUp(server: ServerProcess): Promise<{ rooms: Room[]; receivers: User[] }> {
@@ -201,22 +196,28 @@ async function run(backend: Backend) {
     );
     process.stdout.write(`[${backend}] setting up ${ROOMS} rooms with real MLS groups...\n`);
     const { rooms, receivers } = await setUp(server);
-    process.stdout.write(
-      `[${backend}] saturating with ${CONCURRENCY} concurrent senders for ${SATURATION_MS / 1000} s...\n`,
+    if (!ATTACK_ONLY) {
+      process.stdout.write(
+        `[${backend}] saturating with ${CONCURRENCY} concurrent senders for ${SATURATION_MS / 1000} s...\n`,
+      );
+      const load = await saturate(server, rooms);
+      console.log(
+        `[${backend}] accepted sends: ${load.perSecond.toFixed(0)} /s (target >= 3,500 on SQLite), refused ${load.failed}`,
+      );
+      console.log(`[${backend}] send latency: p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms`);
+      process.stdout.write(
+        `[${backend}] steady ${PACED_RATE} events/s for ${PACED_MS / 1000} s with ${receivers.length} long-polling receivers...\n`,
+      );
+      const steady = await paced(server, rooms, receivers);
+      console.log(
+        `[${backend}] delivery send->sync: p50 ${steady.p50.toFixed(1)} ms, p99 ${steady.p99.toFixed(1)} ms (target p99 < 50 ms); ${steady.delivered}/${steady.sent} seen`,
+      );
+      console.log(`[${backend}] server memory after load: ${rssMiB(server.pid()).toFixed(0)} MiB`);
+    }
+    await underAttack(backend, server, receivers, (n) =>
+      send(server, rooms[n % rooms.length] as Room, `a${n}`, n),
     );
-    const load = await saturate(server, rooms);
-    console.log(
-      `[${backend}] accepted sends: ${load.perSecond.toFixed(0)} /s (target >= 3,500 on SQLite), refused ${load.failed}`,
-    );
-    console.log(`[${backend}] send latency: p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms`);
-    process.stdout.write(
-      `[${backend}] steady ${PACED_RATE} events/s for ${PACED_MS / 1000} s with ${receivers.length} long-polling receivers...\n`,
-    );
-    const steady = await paced(server, rooms, receivers);
-    console.log(
-      `[${backend}] delivery send->sync: p50 ${steady.p50.toFixed(1)} ms, p99 ${steady.p99.toFixed(1)} ms (target p99 < 50 ms); ${steady.delivered}/${steady.sent} seen`,
-    );
-    console.log(`[${backend}] server memory after load: ${rssMiB(server.pid()).toFixed(0)} MiB`);
+    if (ATTACK_ONLY) return;
     process.stdout.write(`[${backend}] growing to ${SCALE_USERS} users and ${SCALE_ROOMS} rooms...\n`);
     console.log(
       `[${backend}] server memory with ${SCALE_ROOMS} rooms, ${SCALE_USERS} users: ${(await scale(server)).toFixed(0)} MiB (target < 200 MB)`,
@@ -227,6 +228,6 @@ async function run(backend: Backend) {
 }
 
 console.log(`machine: ${describeMachine()}`);
-for (const backend of (process.argv[2]?.split(",") ?? ["sqlite", "postgres"]) as Backend[])
-  await run(backend);
+const backends = process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : "sqlite,postgres";
+for (const backend of backends.split(",") as Backend[]) await run(backend);
 closeClient();

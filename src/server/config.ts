@@ -31,6 +31,30 @@ export interface FederationConfig {
   /** Outbound retry backoff: first delay, doubled after each failure up to the maximum. */
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  // Hardening against unauthenticated peers (issue 9).
+  /** Requests per second per address that fail the X-Matrix check (or carry none). */
+  readonly unauthenticatedRequestsPerSecond: number;
+  readonly unauthenticatedRequestBurst: number;
+  /** Key fetches per second from servers whose keys we have never had, all together. */
+  readonly keyFetchesPerSecond: number;
+  readonly keyFetchBurst: number;
+  /** Outbound connections to private, loopback and link-local addresses: pins, or these. */
+  readonly allowPrivateAddresses: boolean;
+  /** CIDR networks (`10.1.0.0/16`, `fd00::/8`) allowed although private. */
+  readonly privateAddressAllowlist: readonly string[];
+}
+
+/** Login and registration: attempt limits and password hashing (defect 3 of the review). */
+export interface AuthConfig {
+  /** POST /login and /register requests per minute per client address, and their burst. */
+  readonly attemptsPerMinute: number;
+  readonly attemptBurst: number;
+  /** Failed password checks (and registration attempts) per minute per user name, and burst. */
+  readonly failuresPerMinute: number;
+  readonly failureBurst: number;
+  /** Worker threads that hash passwords, and how many hashes may wait for one. */
+  readonly hashWorkers: number;
+  readonly hashQueue: number;
 }
 
 export interface ServerConfig {
@@ -47,9 +71,12 @@ export interface ServerConfig {
     /** Sustained requests per second per user (or per address before login). */
     readonly requestsPerSecond: number;
     readonly requestBurst: number;
+    /** A request's headers and body must arrive within this (both listeners). */
+    readonly bodyTimeoutMs: number;
   };
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly federation: FederationConfig;
+  readonly auth: AuthConfig;
   /** Testing aid: the clock is Date.now() plus the milliseconds in this file (see clock.ts). */
   readonly clockOffsetFile?: string;
   readonly retention: RetentionConfig;
@@ -72,7 +99,12 @@ interface RawConfig {
   data_dir?: unknown;
   registration?: unknown;
   registration_tokens?: unknown;
-  limits?: { max_body_bytes?: unknown; requests_per_second?: unknown; request_burst?: unknown };
+  limits?: {
+    max_body_bytes?: unknown;
+    requests_per_second?: unknown;
+    request_burst?: unknown;
+    body_timeout_ms?: unknown;
+  };
   log_level?: unknown;
   federation?: {
     pins?: unknown;
@@ -87,9 +119,23 @@ interface RawConfig {
     max_body_bytes?: unknown;
     retry_initial_ms?: unknown;
     retry_max_ms?: unknown;
+    unauthenticated_requests_per_second?: unknown;
+    unauthenticated_request_burst?: unknown;
+    key_fetches_per_second?: unknown;
+    key_fetch_burst?: unknown;
+    allow_private_addresses?: unknown;
+    private_address_allowlist?: unknown;
   };
   clock_offset_file?: unknown;
   retention?: RawRetention;
+  auth?: {
+    attempts_per_minute?: unknown;
+    attempt_burst?: unknown;
+    failures_per_minute?: unknown;
+    failure_burst?: unknown;
+    hash_workers?: unknown;
+    hash_queue?: unknown;
+  };
 }
 
 /** `name=url,name=url` as MYELIN_FEDERATION_PINS writes the pins. */
@@ -115,6 +161,8 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       .map((s) => s.trim())
       .filter(Boolean);
   const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  const boolean = (value: string | undefined) =>
+    value === "true" ? true : value === "false" ? false : value;
   return {
     listen: { host: env.MYELIN_LISTEN_HOST, port: number(env.MYELIN_LISTEN_PORT) },
     server_name: env.MYELIN_SERVER_NAME,
@@ -126,6 +174,7 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       max_body_bytes: number(env.MYELIN_MAX_BODY_BYTES),
       requests_per_second: number(env.MYELIN_REQUESTS_PER_SECOND),
       request_burst: number(env.MYELIN_REQUEST_BURST),
+      body_timeout_ms: number(env.MYELIN_BODY_TIMEOUT_MS),
     },
     log_level: env.MYELIN_LOG_LEVEL,
     federation: {
@@ -141,9 +190,23 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       max_body_bytes: number(env.MYELIN_FEDERATION_MAX_BODY_BYTES),
       retry_initial_ms: number(env.MYELIN_FEDERATION_RETRY_INITIAL_MS),
       retry_max_ms: number(env.MYELIN_FEDERATION_RETRY_MAX_MS),
+      unauthenticated_requests_per_second: number(env.MYELIN_FEDERATION_UNAUTHENTICATED_REQUESTS_PER_SECOND),
+      unauthenticated_request_burst: number(env.MYELIN_FEDERATION_UNAUTHENTICATED_REQUEST_BURST),
+      key_fetches_per_second: number(env.MYELIN_FEDERATION_KEY_FETCHES_PER_SECOND),
+      key_fetch_burst: number(env.MYELIN_FEDERATION_KEY_FETCH_BURST),
+      allow_private_addresses: boolean(env.MYELIN_FEDERATION_ALLOW_PRIVATE_ADDRESSES),
+      private_address_allowlist: list(env.MYELIN_FEDERATION_PRIVATE_ADDRESS_ALLOWLIST),
     },
     clock_offset_file: env.MYELIN_CLOCK_OFFSET_FILE,
     retention: retentionFromEnv(env, number),
+    auth: {
+      attempts_per_minute: number(env.MYELIN_AUTH_ATTEMPTS_PER_MINUTE),
+      attempt_burst: number(env.MYELIN_AUTH_ATTEMPT_BURST),
+      failures_per_minute: number(env.MYELIN_AUTH_FAILURES_PER_MINUTE),
+      failure_burst: number(env.MYELIN_AUTH_FAILURE_BURST),
+      hash_workers: number(env.MYELIN_AUTH_HASH_WORKERS),
+      hash_queue: number(env.MYELIN_AUTH_HASH_QUEUE),
+    },
   };
 }
 
@@ -217,9 +280,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
         pick(env.limits?.request_burst, file.limits?.request_burst) ?? 200,
         "limits.request_burst",
       ),
+      bodyTimeoutMs: positiveInteger(
+        pick(env.limits?.body_timeout_ms, file.limits?.body_timeout_ms) ?? 20_000,
+        "limits.body_timeout_ms",
+      ),
     },
     logLevel: logLevel as ServerConfig["logLevel"],
     federation: federationConfig(env.federation ?? {}, file.federation ?? {}, host),
+    auth: authConfig(env.auth ?? {}, file.auth ?? {}),
     ...optionalPath("clock_offset_file", pick(env.clock_offset_file, file.clock_offset_file)),
     retention: retentionConfig(env.retention ?? {}, file.retention ?? {}),
   };
@@ -229,6 +297,21 @@ function optionalPath(name: string, value: unknown): { clockOffsetFile?: string 
   if (value === undefined) return {};
   if (typeof value !== "string" || value.length === 0) throw new ConfigError(`${name} must be a path`);
   return { clockOffsetFile: value };
+}
+
+type RawAuth = NonNullable<RawConfig["auth"]>;
+
+function authConfig(env: RawAuth, file: RawAuth): AuthConfig {
+  const integer = (key: keyof RawAuth, fallback: number, max?: number) =>
+    positiveInteger(pick(env[key], file[key]) ?? fallback, `auth.${key}`, max);
+  return {
+    attemptsPerMinute: integer("attempts_per_minute", 30),
+    attemptBurst: integer("attempt_burst", 10),
+    failuresPerMinute: integer("failures_per_minute", 6),
+    failureBurst: integer("failure_burst", 5),
+    hashWorkers: integer("hash_workers", 1, 64),
+    hashQueue: integer("hash_queue", 64),
+  };
 }
 
 type RawFederation = NonNullable<RawConfig["federation"]>;
@@ -287,7 +370,47 @@ function federationConfig(env: RawFederation, file: RawFederation, listenHost: s
     maxBodyBytes: integer("max_body_bytes", 16_777_216),
     retryInitialMs,
     retryMaxMs,
+    unauthenticatedRequestsPerSecond: integer("unauthenticated_requests_per_second", 10),
+    unauthenticatedRequestBurst: integer("unauthenticated_request_burst", 50),
+    keyFetchesPerSecond: integer("key_fetches_per_second", 10),
+    keyFetchBurst: integer("key_fetch_burst", 100),
+    ...privateAddresses(env, file),
   };
+}
+
+function privateAddresses(
+  env: RawFederation,
+  file: RawFederation,
+): Pick<FederationConfig, "allowPrivateAddresses" | "privateAddressAllowlist"> {
+  const allow = pick<unknown>(env.allow_private_addresses, file.allow_private_addresses) ?? false;
+  if (typeof allow !== "boolean") {
+    throw new ConfigError(
+      `federation.allow_private_addresses must be true or false, not ${JSON.stringify(allow)}`,
+    );
+  }
+  const allowlist = pick<unknown>(env.private_address_allowlist, file.private_address_allowlist) ?? [];
+  if (
+    !Array.isArray(allowlist) ||
+    !allowlist.every((entry) => typeof entry === "string" && parseCidr(entry))
+  ) {
+    throw new ConfigError(
+      "federation.private_address_allowlist must be a list of CIDR networks such as 10.1.0.0/16 or fd00::/8",
+    );
+  }
+  return { allowPrivateAddresses: allow, privateAddressAllowlist: allowlist as string[] };
+}
+
+/** `address/prefix` with a prefix length that fits the address family; undefined otherwise. */
+export function parseCidr(
+  text: string,
+): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
+  if (match === null) return undefined;
+  const address = match[1] as string;
+  const version = isIP(address);
+  const prefix = Number(match[2]);
+  if (version === 0 || prefix > (version === 4 ? 32 : 128)) return undefined;
+  return { address, prefix, family: version === 4 ? "ipv4" : "ipv6" };
 }
 
 function isBaseUrl(text: string): boolean {

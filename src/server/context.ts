@@ -5,6 +5,7 @@ import type { Clock } from "./clock.js";
 import type { Federation } from "./federation/types.js";
 import type { ServerConfig } from "./config.js";
 import type { Notifier } from "./services/notifier.js";
+import type { PasswordHasher } from "./services/passwords.js";
 import type { Sessions } from "./services/sessions.js";
 import type { ServerSigningKey } from "./signingKey.js";
 import type { Database } from "./storage/database.js";
@@ -17,6 +18,7 @@ export interface ServerContext {
   readonly clock: Clock;
   readonly log: FastifyBaseLogger;
   readonly sessions: Sessions;
+  readonly passwords: PasswordHasher;
   readonly notifier: Notifier;
   readonly federation: Federation;
 }

@@ -11,7 +11,9 @@ import { createInboundTransactions } from "./federation/transport/inboundTransac
 import { createFederationRouter } from "./federation/transport/router.js";
 import { startTlsListener, type TlsListener } from "./federation/transport/tlsListener.js";
 import { clientApi, createHttpApp } from "./http/app.js";
+import { limitRequestTime } from "./http/requestTimeouts.js";
 import { Notifier } from "./services/notifier.js";
+import { PasswordHasher } from "./services/passwords.js";
 import { Sessions } from "./services/sessions.js";
 import { loadOrCreateSigningKey } from "./signingKey.js";
 import type { Migrations } from "./storage/database.js";
@@ -37,18 +39,22 @@ export async function startServer(
   clock: Clock = config.clockOffsetFile !== undefined ? offsetFileClock(config.clockOffsetFile) : systemClock,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  const app = createHttpApp(config, clock);
   // The data directory holds the signing key and, by default, the database: the server's user
   // alone may enter it (docs/privacy.md).
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  let dataDirError: unknown;
   try {
     chmodSync(config.dataDir, 0o700);
   } catch (error) {
     // A directory another user owns (a mounted volume, say) stays as its owner made it.
-    app.log.warn({ err: error, dataDir: config.dataDir }, "cannot make the data directory private");
+    dataDirError = error;
   }
   const migrations = components.flatMap((c) => (c.migrations ? [c.migrations] : [])) as Migrations[];
   const db = await openDatabase(config.database, migrations);
+  const sessions = new Sessions(db);
+  const app = createHttpApp(config, clock, (token) => sessions.cached(token));
+  if (dataDirError !== undefined)
+    app.log.warn({ err: dataDirError, dataDir: config.dataDir }, "cannot make the data directory private");
   const signingKey = loadOrCreateSigningKey(config.dataDir);
   const crypto = nodeCrypto();
   const federation = await createFederationServices({
@@ -67,7 +73,8 @@ export async function startServer(
     crypto,
     clock,
     log: app.log,
-    sessions: new Sessions(db),
+    sessions,
+    passwords: new PasswordHasher({ workers: config.auth.hashWorkers, queue: config.auth.hashQueue }),
     notifier: new Notifier(),
     federation,
   };
@@ -78,6 +85,8 @@ export async function startServer(
     clock,
     requestsPerSecond: config.federation.requestsPerSecond,
     requestBurst: config.federation.requestBurst,
+    unauthenticatedRequestsPerSecond: config.federation.unauthenticatedRequestsPerSecond,
+    unauthenticatedRequestBurst: config.federation.unauthenticatedRequestBurst,
     maxBodyBytes: config.federation.maxBodyBytes,
     onVerifiedOrigin: (origin) => federation.outbound.retryNow(origin),
   });
@@ -99,10 +108,13 @@ export async function startServer(
   try {
     // Federation routes are served on the main listener too: plain HTTP on loopback is how
     // tests and `npm run dev:federation` federate.
+    limitRequestTime(app.server, config.limits.bodyTimeoutMs);
     url = await app.listen({ host: config.listen.host, port: config.listen.port });
-    if (config.federation.tls !== undefined) tls = await startTlsListener(app, config.federation.tls);
+    if (config.federation.tls !== undefined)
+      tls = await startTlsListener(app, config.federation.tls, config.limits.bodyTimeoutMs);
   } catch (error) {
     await app.close();
+    await ctx.passwords.close();
     await Promise.all(participants.map((participant) => participant.close?.()));
     await federation.close();
     await db.close();
@@ -127,6 +139,7 @@ export async function startServer(
       await Promise.all([app.close(), tls?.close()]);
       clearTimeout(force);
       await Promise.all(participants.map((participant) => participant.close?.()));
+      await ctx.passwords.close();
       await federation.close();
       await db.close();
     },

@@ -152,6 +152,8 @@ describe("hostile peers against a real homeserver (issue 5)", () => {
     expect(reply.status).toBe(200);
     const error = reply.body.pdus?.[eventId]?.error;
     expect(error?.startsWith(`${rule}: `), `error for ${eventId}: ${error}`).toBe(true);
+    // Issue 10: the answer names the rule once ("R11: epoch ...", not "R11: R11: epoch ...").
+    expect(error?.startsWith(`${rule}: ${rule}:`), `error for ${eventId}: ${error}`).toBe(false);
     const logged = await waitForLog(server, (entry) => entry.eventId === eventId && entry.rule === rule);
     expect(logged, `a log entry with rule ${rule} for ${eventId}`).toBeDefined();
     await expectNothingKept(room, { eventId, ciphertext });

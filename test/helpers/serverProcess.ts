@@ -98,6 +98,12 @@ export async function startServerProcess(options: ServerOptions = {}): Promise<S
         MYELIN_DATA_DIR: dataDir,
         MYELIN_DATABASE: database,
         MYELIN_LOG_LEVEL: "info",
+        // Tests sign up and log in many users from loopback, some with wrong passwords on purpose;
+        // the tests of these limits (loginLimits.test.ts) set their own.
+        MYELIN_AUTH_ATTEMPTS_PER_MINUTE: "1000000",
+        MYELIN_AUTH_ATTEMPT_BURST: "1000000",
+        MYELIN_AUTH_FAILURES_PER_MINUTE: "1000000",
+        MYELIN_AUTH_FAILURE_BURST: "1000000",
         ...(options.compiled ? { MALLOC_ARENA_MAX: "2" } : {}),
         ...options.env,
       },

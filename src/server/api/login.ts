@@ -12,6 +12,7 @@ import {
   type JsonObject,
 } from "../http/body.js";
 import { loginWithPassword } from "../services/accounts.js";
+import { loginLimits } from "../services/loginLimits.js";
 import {
   checkDeviceDisplayName,
   checkDeviceId,
@@ -39,6 +40,7 @@ export function loginRoutes(api: FastifyInstance, ctx: ServerContext): void {
   api.get("/login", async () => ({ flows: [{ type: PASSWORD_LOGIN }] }));
 
   api.post("/login", async (request) => {
+    loginLimits(ctx).attempt(request.ip);
     const body = bodyObject(request.body);
     const type = requiredString(body, "type");
     if (type !== PASSWORD_LOGIN)

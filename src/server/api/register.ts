@@ -5,8 +5,15 @@ import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { MatrixError, forbidden, invalidParam, missingParam } from "../errors.js";
 import { bodyObject, optionalBoolean, optionalObject, optionalString } from "../http/body.js";
-import { checkNewPassword, checkUsername, isRegistrationToken, registerUser } from "../services/accounts.js";
+import {
+  checkNewPassword,
+  checkUsername,
+  isRegistrationToken,
+  registerUser,
+  userIdOf,
+} from "../services/accounts.js";
 import { checkDeviceDisplayName, checkDeviceId } from "../services/devices.js";
+import { loginLimits } from "../services/loginLimits.js";
 import { newChallenge, requireUia, type UiaRequest } from "../services/uia.js";
 
 function requireRegistrationOpen(ctx: ServerContext): void {
@@ -27,6 +34,19 @@ function registrationUia(ctx: ServerContext): UiaRequest {
   return { action: "register", flows: [{ stages: ["m.login.dummy"] }], check: async () => undefined };
 }
 
+/** checkUsername, limited per name: asking again and again for a taken name counts as failing. */
+async function checkName(ctx: ServerContext, username: string): Promise<string> {
+  const limits = loginLimits(ctx);
+  const userId = userIdOf(ctx, username);
+  limits.check(userId);
+  try {
+    return await checkUsername(ctx, username);
+  } catch (error) {
+    if (error instanceof MatrixError && error.errcode === "M_USER_IN_USE") limits.count(userId);
+    throw error;
+  }
+}
+
 export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
   api.post("/register", async (request) => {
     const { kind = "user" } = request.query as { kind?: string };
@@ -34,6 +54,7 @@ export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
       throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest accounts are not available");
     if (kind !== "user") throw invalidParam("kind must be user or guest");
     requireRegistrationOpen(ctx);
+    loginLimits(ctx).attempt(request.ip);
     const body = bodyObject(request.body);
     const username = optionalString(body, "username");
     const password = optionalString(body, "password");
@@ -45,7 +66,7 @@ export function registerRoutes(api: FastifyInstance, ctx: ServerContext): void {
     if (deviceId !== undefined) checkDeviceId(deviceId);
     if (displayName !== undefined) checkDeviceDisplayName(displayName);
     // The spec asks for name checks before UIA, so a client learns of a taken name first.
-    const localpart = username === undefined ? undefined : await checkUsername(ctx, username);
+    const localpart = username === undefined ? undefined : await checkName(ctx, username);
     const uia = registrationUia(ctx);
     // A request without auth (even an empty one) only asks for the flows.
     if (auth === undefined) throw newChallenge(ctx, uia);

@@ -1,6 +1,7 @@
 // Room endpoints of the client-server API for MLS rooms: create, send, state, events, history,
 // and network membership (sections 6, 7, 10).
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { CanonicalJsonError, canonicalJson } from "../../protocol/canonicalJson.js";
 import { CREATE_EVENT_TYPE } from "../../protocol/names.js";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
@@ -24,6 +25,16 @@ function query(request: FastifyRequest): Record<string, string | undefined> {
 
 function contentOf(body: unknown): Record<string, unknown> {
   if (!isJsonObject(body)) throw badJson("Event content must be a JSON object");
+  // The content is hashed and signed inside its PDU (commits too), so it must be canonical JSON
+  // there: integers within ±(2^53-1), no floats, and nested no deeper than
+  // MAX_CANONICAL_JSON_DEPTH levels counting the PDU's own; checked as it will sit in the PDU.
+  try {
+    canonicalJson({ content: body });
+  } catch (error) {
+    if (error instanceof CanonicalJsonError)
+      throw badJson(`Event content is not canonical JSON: ${error.message}`);
+    throw error;
+  }
   return body;
 }
 

@@ -2,8 +2,9 @@
 import type { FastifyRequest } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
-import { badJson, invalidParam } from "../errors.js";
+import { MatrixError, badJson, invalidParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
+import { parseRequestJson } from "../http/strictJson.js";
 import { computeSync, type SyncPart } from "../services/sync.js";
 import { parseSyncFilter, type SyncFilter } from "../services/syncFilter.js";
 import { parseToken } from "./rooms.js";
@@ -33,12 +34,16 @@ async function filterOf(
 ): Promise<SyncFilter> {
   if (raw === undefined || raw === "") return parseSyncFilter({});
   if (raw.trimStart().startsWith("{")) {
+    // Read as strictly as a body (no __proto__ keys, NULs or deep nesting).
+    let definition: unknown;
     try {
-      return parseSyncFilter(JSON.parse(raw));
+      definition = parseRequestJson(raw);
     } catch (error) {
-      if (error instanceof SyntaxError) throw badJson("filter is not valid JSON");
+      if (error instanceof MatrixError && error.errcode === "M_NOT_JSON")
+        throw badJson("filter is not valid JSON");
       throw error;
     }
+    return parseSyncFilter(definition);
   }
   const stored = await options.storedFilter(ctx, userId, raw);
   if (stored === undefined) throw invalidParam(`Unknown filter ${raw}`);

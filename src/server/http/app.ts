@@ -1,10 +1,16 @@
 // The HTTP edge: Fastify with Matrix error bodies for every failure (bad JSON, oversize bodies,
-// unknown endpoints, floods, thrown MatrixErrors), CORS for browser clients, and token-free logs.
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
-import { MatrixError, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
+// unknown endpoints, floods, thrown MatrixErrors), CORS for browser clients, request limits, and
+// logs without tokens or IDs (requestLog.ts).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { MatrixError, invalidParam, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
 import type { ServerConfig } from "../config.js";
 import type { Clock } from "../clock.js";
+import type { Session } from "../services/sessions.js";
+import { answerClientError } from "./clientErrors.js";
 import { RateLimiter } from "./rateLimiter.js";
+import { redactUrl, requestLoggerOptions } from "./requestLog.js";
+import { MAX_PATH_PARAM_LENGTH, checkRequestParams } from "./requestParams.js";
+import { parseRequestBody } from "./strictJson.js";
 
 /** The access token of a request: Authorization header first, then the legacy query parameter. */
 export function accessToken(request: FastifyRequest): string | undefined {
@@ -17,39 +23,52 @@ export function accessToken(request: FastifyRequest): string | undefined {
   return typeof query?.access_token === "string" ? query.access_token : undefined;
 }
 
-/** The URL with any access_token value blanked, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&]*/g, "$1<redacted>");
-}
+/** The session of a token when it is known without a database read (sessions.ts cache). */
+export type CachedSession = (token: string | undefined) => Session | undefined;
 
-export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstance {
+export function createHttpApp(
+  config: ServerConfig,
+  clock: Clock,
+  cachedSession: CachedSession = () => undefined,
+): FastifyInstance {
   const app = Fastify({
     bodyLimit: config.limits.maxBodyBytes,
-    logger: {
-      level: config.logLevel,
-      redact: ["req.headers.authorization"],
-      serializers: {
-        req: (req: { method: string; url: string; ip?: string }) => ({
-          method: req.method,
-          url: redactUrl(req.url),
-          ip: req.ip,
-        }),
-      },
-    },
+    logger: requestLoggerOptions(config.logLevel),
     // Matrix IDs contain ':' and '@'; keep the router from splitting on them.
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // Failures Fastify and Node answer before any route or hook: Matrix bodies for them too.
+    frameworkErrors: (error, _request, reply) => {
+      const matrix =
+        error.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? new MatrixError(
+              414,
+              "M_TOO_LARGE",
+              `A path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters`,
+            )
+          : error.code === "FST_ERR_BAD_URL"
+            ? invalidParam("The path is not validly percent-encoded UTF-8")
+            : new MatrixError(error.statusCode ?? 500, "M_UNKNOWN", error.message);
+      void (reply as FastifyReply)
+        .code(matrix.status)
+        .header("Access-Control-Allow-Origin", "*")
+        .send(matrix.toJSON());
+    },
+    clientErrorHandler: answerClientError,
   });
 
-  // Every body is JSON in the client-server API, whatever Content-Type a client sends.
+  // Every body is JSON in the client-server API, whatever Content-Type a client sends; one strict
+  // reader for all of them (http/strictJson.ts says what it refuses).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
-    const text = body as string;
-    if (text.trim() === "") return done(null, undefined);
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(notJson(), undefined);
+      done(null, parseRequestBody(body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
     }
+  });
+  // Path and query parameters: no NUL or unpaired surrogate reaches a route (http/requestParams.ts).
+  app.addHook("preValidation", async (request) => {
+    checkRequestParams(request.params, request.query);
   });
 
   const limiter = new RateLimiter(config.limits.requestsPerSecond, config.limits.requestBurst, clock);
@@ -61,7 +80,16 @@ export function createHttpApp(config: ServerConfig, clock: Clock): FastifyInstan
     // Other servers are limited per verified origin by the federation router (they share
     // addresses, loopback above all); the key API answers from a cache.
     if (isServerServerPath(request.url)) return;
-    const wait = limiter.take(accessToken(request) ?? request.ip);
+    // Only a token that authenticates has a bucket of its own: any other (made up, revoked,
+    // missing) counts against the address, or a fresh random token per request would be a
+    // fresh bucket. The session cache answers without a database read; a valid token not yet
+    // cached (first request after a restart) counts once against the address.
+    const session = cachedSession(accessToken(request));
+    const key =
+      session === undefined
+        ? `address\u0000${request.ip}`
+        : `session\u0000${session.userId}\u0000${session.deviceId}`;
+    const wait = limiter.take(key);
     if (wait > 0) throw limitExceeded(wait);
   });
 

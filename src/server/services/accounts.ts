@@ -2,11 +2,12 @@
 // and filters have their own services; their tables are part of this component's schema.
 import { createHash, randomInt, timingSafeEqual } from "node:crypto";
 import type { ServerContext } from "../context.js";
-import { MatrixError, forbidden, invalidParam } from "../errors.js";
+import { MatrixError, forbidden, invalidParam, limitExceeded } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../http/body.js";
 import type { Migrations } from "../storage/database.js";
 import { createDevice, type NewDevice } from "./devices.js";
-import { decoyHash, hashPassword, verifyPassword } from "./passwords.js";
+import { loginLimits } from "./loginLimits.js";
+import { HashQueueFull } from "./passwords.js";
 import type { UiaRequest } from "./uia.js";
 
 export const accountMigrations: Migrations = {
@@ -90,7 +91,7 @@ export async function registerUser(
   ctx: ServerContext,
   input: { localpart?: string; password: string; inhibitLogin: boolean; device: NewDevice },
 ): Promise<LoginResult> {
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashing(ctx.passwords.hash(input.password));
   const localpart = input.localpart ?? generatedLocalpart();
   const userId = userIdOf(ctx, localpart);
   const now = ctx.clock.now();
@@ -121,14 +122,32 @@ export function userIdForLogin(ctx: ServerContext, user: string): string | undef
   return localpartOf(ctx, userId) === undefined ? undefined : userId;
 }
 
-/** Checks a user's password; unknown users cost as much time as known ones. */
+/** A full hashing queue is the server being busy: 429 M_LIMIT_EXCEEDED with retry_after_ms. */
+async function hashing<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof HashQueueFull) throw limitExceeded(error.retryAfterMs);
+    throw error;
+  }
+}
+
+/**
+ * Checks a user's password (login, UIA); unknown users cost as much time as known ones. A user
+ * name that failed too often gets M_LIMIT_EXCEEDED before any hashing; a mismatch counts.
+ */
 export async function checkPassword(ctx: ServerContext, userId: string, password: string): Promise<boolean> {
+  const limits = loginLimits(ctx);
+  limits.check(userId);
   const row = await ctx.db.get<{ password_hash: string }>(
     "SELECT password_hash FROM users WHERE user_id = ?",
     [userId],
   );
-  const matches = await verifyPassword(password, row?.password_hash ?? (await decoyHash()));
-  return row !== undefined && matches;
+  const stored = row?.password_hash ?? (await hashing(ctx.passwords.decoyHash()));
+  const verified = await hashing(ctx.passwords.verify(password, stored));
+  const matches = row !== undefined && verified;
+  if (!matches) limits.count(userId);
+  return matches;
 }
 
 /** Password login: a new access token for the (new or reused) device; 403 for any mismatch. */

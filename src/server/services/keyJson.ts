@@ -6,6 +6,7 @@ import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import { verifyJsonSignature } from "../../protocol/signedJson.js";
 import { badJson } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../http/body.js";
+import { keyedRecord } from "../keyedRecord.js";
 
 export function isStringMap(value: unknown): value is Record<string, string> {
   return isJsonObject(value) && Object.values(value).every((v) => typeof v === "string");
@@ -61,14 +62,14 @@ export interface SignatureRow {
 /** `value` with the uploaded signatures in `rows` added to its own. */
 export function withSignatures(value: JsonObject, rows: readonly SignatureRow[]): JsonObject {
   if (rows.length === 0) return value;
-  const signatures: Record<string, Record<string, string>> = {};
+  const signatures: Record<string, Record<string, string>> = keyedRecord();
   for (const [signer, byKey] of Object.entries(
     (value.signatures ?? {}) as Record<string, Record<string, string>>,
   )) {
-    signatures[signer] = { ...byKey };
+    signatures[signer] = Object.assign(keyedRecord<string>(), byKey);
   }
   for (const row of rows) {
-    signatures[row.signer_user_id] ??= {};
+    signatures[row.signer_user_id] ??= keyedRecord();
     signatures[row.signer_user_id]![row.signer_key_id] = row.signature;
   }
   return { ...value, signatures };

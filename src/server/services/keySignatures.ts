@@ -8,6 +8,7 @@ import { MatrixError, badJson } from "../errors.js";
 import { announceDeviceChange, announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
 import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "../federation/edus/remoteKeys.js";
 import { isJsonObject, type JsonObject } from "../http/body.js";
+import { keyedRecord } from "../keyedRecord.js";
 import {
   crossSigningKey,
   crossSigningKeys,
@@ -69,7 +70,9 @@ function newSignatures(
   }
   const given = isSignatures(signed.signatures) ? (signed.signatures[signer] ?? {}) : {};
   const existing = ((target.signatures ?? {}) as Record<string, Record<string, string>>)[signer] ?? {};
-  const fresh = Object.entries(given).filter(([keyId, signature]) => existing[keyId] !== signature);
+  const fresh = Object.entries(given).filter(
+    ([keyId, signature]) => !Object.hasOwn(existing, keyId) || existing[keyId] !== signature,
+  );
   if (fresh.length === 0) throw new SignatureRefusal("M_INVALID_SIGNATURE", `No new signature by ${signer}`);
   for (const [keyId] of fresh) {
     const key = signingKey(keyId);
@@ -170,7 +173,7 @@ export async function uploadSignatures(
   session: Session,
   body: JsonObject,
 ): Promise<SignatureFailures> {
-  const failures: SignatureFailures = {};
+  const failures: SignatureFailures = keyedRecord();
   const accepted: NewSignature[] = [];
   for (const [targetUser, byKey] of Object.entries(body)) {
     if (!isJsonObject(byKey)) throw badJson(`${targetUser} must map key IDs to signed objects`);
@@ -179,7 +182,7 @@ export async function uploadSignatures(
         accepted.push(...(await checkSignature(ctx, session.userId, targetUser, targetKey, signed)));
       } catch (error) {
         if (!(error instanceof SignatureRefusal || error instanceof MatrixError)) throw error;
-        failures[targetUser] ??= {};
+        failures[targetUser] ??= keyedRecord();
         failures[targetUser][targetKey] = { errcode: error.errcode, error: error.message };
       }
     }

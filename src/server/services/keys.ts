@@ -9,6 +9,7 @@ import type { ServerContext } from "../context.js";
 import { badJson } from "../errors.js";
 import { announceDeviceChange } from "../federation/edus/deviceListOutbound.js";
 import { isJsonObject, type JsonObject } from "../http/body.js";
+import { keyedRecord } from "../keyedRecord.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
 import { publishedCrossSigningKeys, uploadedSignatures } from "./crossSigning.js";
 import {
@@ -280,13 +281,13 @@ export async function claimLocalKeys(
   wanted: Record<string, Record<string, string>>,
 ): Promise<ClaimedKeys> {
   return ctx.db.write(async (tx) => {
-    const claimed: ClaimedKeys = {};
+    const claimed: ClaimedKeys = keyedRecord();
     for (const [userId, devices] of Object.entries(wanted)) {
       if (!isLocalUser(ctx, userId)) continue;
       for (const [deviceId, algorithm] of Object.entries(devices)) {
         const key = await claimOne(tx, userId, deviceId, claimableAlgorithms(algorithm));
         if (key === undefined) continue;
-        claimed[userId] ??= {};
+        claimed[userId] ??= keyedRecord();
         claimed[userId][deviceId] = {
           [`${key.algorithm}:${key.key_id}`]: JSON.parse(key.key_json) as unknown,
         };
@@ -385,7 +386,12 @@ export interface QueryResult {
 }
 
 export function emptyQueryResult(): QueryResult {
-  return { device_keys: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {} };
+  return {
+    device_keys: keyedRecord(),
+    master_keys: keyedRecord(),
+    self_signing_keys: keyedRecord(),
+    user_signing_keys: keyedRecord(),
+  };
 }
 
 /**
@@ -406,7 +412,7 @@ export async function queryLocalKeys(
     if (!isLocalUser(ctx, userId)) continue;
     const signatures = await uploadedSignatures(ctx.db, userId, requester);
     const published = await publishedDevices(ctx.db, userId, signatures);
-    const devices: Record<string, JsonObject> = {};
+    const devices: Record<string, JsonObject> = keyedRecord();
     for (const device of published) {
       if (deviceIds.length > 0 && !deviceIds.includes(device.deviceId)) continue;
       const shown = requester !== undefined && device.displayName !== null;

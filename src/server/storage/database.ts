@@ -17,6 +17,8 @@ export interface Queryable {
 /** What a write job may do: query inside the shared transaction, and take stream positions. */
 export interface WriteTransaction extends Queryable {
   nextStreamPosition(): number;
+  /** Runs `callback` once this job's changes have committed (not if they are rolled back). */
+  afterCommit(callback: () => void): void;
 }
 
 export type Dialect = "sqlite" | "postgres";

@@ -68,11 +68,13 @@ export class GroupCommitWriter {
   private async runBatch(batch: QueuedJob[]): Promise<void> {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const startPosition = this.position;
+    const afterCommit: Array<() => void> = [];
     const tx: WriteTransaction = {
       all: <T>(sql: string, params?: readonly SqlValue[]) => this.connection.all<T>(sql, params),
       get: <T>(sql: string, params?: readonly SqlValue[]) => this.connection.get<T>(sql, params),
       run: (sql: string, params?: readonly SqlValue[]) => this.connection.run(sql, params),
       nextStreamPosition: () => ++this.position,
+      afterCommit: (callback) => void afterCommit.push(callback),
     };
     try {
       // Each job runs under the savepoint "job"; the release of one and the savepoint of the
@@ -81,12 +83,14 @@ export class GroupCommitWriter {
       for (const [index, job] of batch.entries()) {
         if (index > 0) await this.connection.exec("RELEASE SAVEPOINT job; SAVEPOINT job");
         const positionBefore = this.position;
+        const callbacksBefore = afterCommit.length;
         try {
           outcomes.push({ ok: true, value: await job.run(tx) });
         } catch (error) {
           await this.connection.exec("ROLLBACK TO SAVEPOINT job");
           // Positions of a rolled-back job are reused, so the stream has no gaps to explain.
           this.position = positionBefore;
+          afterCommit.length = callbacksBefore;
           outcomes.push({ ok: false, error });
         }
       }
@@ -103,6 +107,7 @@ export class GroupCommitWriter {
       return;
     }
     this.committed = this.position;
+    for (const callback of afterCommit) callback();
     batch.forEach((job, i) => {
       const outcome = outcomes[i];
       if (outcome?.ok) job.resolve(outcome.value);

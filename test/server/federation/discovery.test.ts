@@ -43,8 +43,9 @@ function resolverWith(options: {
 }
 
 const transports: HttpTransport[] = [];
+// The .well-known server of these tests is on loopback, a private address (privateAddresses.test.ts).
 function transport(allowPlainHttp: PlainHttpPolicy = "loopback"): HttpTransport {
-  const made = createHttpTransport({ allowPlainHttp });
+  const made = createHttpTransport({ allowPlainHttp, privateAddresses: { allow: true } });
   transports.push(made);
   return made;
 }
@@ -61,6 +62,7 @@ describe("resolving a server name", () => {
     expect(await resolver.resolve("example.org")).toEqual({
       url: "http://127.0.0.1:8009",
       hostHeader: "127.0.0.1:8009",
+      pinned: true,
     });
   });
 

@@ -120,7 +120,7 @@ describe.each(BACKENDS)("outbound queue on %s", (backend) => {
       signer: nodeSigner("ed25519:out", new Uint8Array(32).fill(4)),
       transport,
       // Every destination is the recording peer, which tells them apart by the X-Matrix destination.
-      resolver: { resolve: async () => ({ url: peer.url, hostHeader: "peer" }) },
+      resolver: { resolve: async () => ({ url: peer.url, hostHeader: "peer", pinned: true }) },
     });
     return {
       serverName: ORIGIN,

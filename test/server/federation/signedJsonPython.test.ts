@@ -72,7 +72,7 @@ describe("signed JSON checked by python3-signedjson", () => {
       serverName: server.serverName,
       signer: serverSigner(server.dataDir),
       transport,
-      resolver: { resolve: async () => ({ url: peer.url, hostHeader: "peer.test" }) },
+      resolver: { resolve: async () => ({ url: peer.url, hostHeader: "peer.test", pinned: true }) },
     });
     const content = {
       pdus: [{ text: 'Grüße \u2028 "quoted" \\', n: -5, nested: { b: 1, a: [true, null] } }],

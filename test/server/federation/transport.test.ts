@@ -97,6 +97,8 @@ describe("the /send shell behind the federation router", () => {
       clock,
       requestsPerSecond: 1,
       requestBurst: 30,
+      unauthenticatedRequestsPerSecond: 1,
+      unauthenticatedRequestBurst: 5,
       maxBodyBytes: 4096,
     });
     inbound = createInboundTransactions({ db, clock, log: app.log });
@@ -232,6 +234,23 @@ describe("the /send shell behind the federation router", () => {
     expect([reply.status, reply.body.errcode]).toEqual([413, "M_TOO_LARGE"]);
   });
 
+  it("limits requests that fail authentication per address, with 429 past the burst (issue 9)", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const reply = await app.inject({
+        method: "PUT",
+        url: `/_matrix/federation/v1/send/stranger${i}`,
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify(transaction("peer.test")),
+      });
+      statuses.push(reply.statusCode);
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.at(-1)).toBe(429);
+    // Verified peers on the same address are not limited by it.
+    expect((await send("peer.test", "after-strangers", transaction("peer.test"))).status).toBe(200);
+  });
+
   it("has one PDU handler only", () => {
     expect(() => inbound.registerPduHandler(async () => ({}))).toThrow(/already registered/);
   });
@@ -314,7 +333,7 @@ function createFederationClientFor(url: () => string, transport: ReturnType<type
     serverName: HERE,
     signer: nodeSigner("ed25519:here", new Uint8Array(32).fill(8)),
     transport,
-    resolver: { resolve: async () => ({ url: url(), hostHeader: "peer.test" }) },
+    resolver: { resolve: async () => ({ url: url(), hostHeader: "peer.test", pinned: true }) },
     defaultTimeoutMs: 300,
     maxResponseBytes: 1_000,
   });

@@ -16,8 +16,20 @@ describe("federation options", () => {
       maxBodyBytes: 16_777_216,
       retryInitialMs: 1_000,
       retryMaxMs: 3_600_000,
+      unauthenticatedRequestsPerSecond: 10,
+      unauthenticatedRequestBurst: 50,
+      keyFetchesPerSecond: 10,
+      keyFetchBurst: 100,
+      allowPrivateAddresses: false,
+      privateAddressAllowlist: [],
     });
     expect(clockOffsetFile).toBeUndefined();
+  });
+
+  it("gives a request's headers and body 20 s to arrive by default (limits.body_timeout_ms)", () => {
+    expect(load({}).limits.bodyTimeoutMs).toBe(20_000);
+    expect(load({ MYELIN_BODY_TIMEOUT_MS: "1500" }).limits.bodyTimeoutMs).toBe(1_500);
+    expect(() => load({ MYELIN_BODY_TIMEOUT_MS: "0" })).toThrow(ConfigError);
   });
 
   it("reads pins from MYELIN_FEDERATION_PINS as name=url pairs", () => {

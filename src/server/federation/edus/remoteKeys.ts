@@ -13,6 +13,7 @@ import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { MatrixError } from "../../errors.js";
 import { isJsonObject, type JsonObject } from "../../http/body.js";
+import { keyedRecord } from "../../keyedRecord.js";
 import {
   checkCrossSigningKey,
   signedByMaster,
@@ -54,7 +55,7 @@ function remoteByServer<T>(ctx: ServerContext, wanted: Record<string, T>): Map<s
     if (server === undefined || server === ctx.config.serverName) continue;
     let users = servers.get(server);
     if (users === undefined) {
-      users = {};
+      users = keyedRecord();
       servers.set(server, users);
     }
     users[userId] = value;
@@ -106,7 +107,7 @@ async function askEach<T>(
   timeoutMs: number,
   use: (server: string, users: Record<string, T>, answer: JsonObject) => Promise<void>,
 ): Promise<KeyFailures> {
-  const failures: KeyFailures = {};
+  const failures: KeyFailures = keyedRecord();
   await Promise.all(
     [...remote].map(async ([server, users]) => {
       const { path, body } = request(users);
@@ -162,7 +163,7 @@ async function takeQueryAnswer(
   for (const [userId, deviceIds] of Object.entries(users)) {
     const given = entry(answer.device_keys, userId);
     if (isJsonObject(given)) {
-      const devices: Record<string, JsonObject> = {};
+      const devices: Record<string, JsonObject> = keyedRecord();
       for (const [deviceId, value] of Object.entries(given)) {
         if (deviceIds.length > 0 && !deviceIds.includes(deviceId)) continue;
         try {
@@ -254,7 +255,7 @@ async function takeClaimAnswer(
       for (const [fullId, value] of Object.entries(keys)) {
         try {
           const key = await checkedClaimedKey(ctx, userId, deviceId, requested, fullId, value);
-          claimed[userId] ??= {};
+          claimed[userId] ??= keyedRecord();
           claimed[userId][deviceId] = { [fullId]: key };
           break;
         } catch (error) {

@@ -4,7 +4,7 @@
 // /get_missing_events; a commit that does not extend the current one goes through state
 // resolution (section 5). A refused PDU is logged with its rule and nothing of it is kept.
 import { parseCiphertext, type AuthEvent } from "../../../protocol/auth/authEvent.js";
-import { describeRejection, type Rejection } from "../../../protocol/auth/rejection.js";
+import type { Rejection } from "../../../protocol/auth/rejection.js";
 import { authorizeAgainstState } from "../../../protocol/auth/rules.js";
 import {
   CREATE_EVENT_TYPE,
@@ -106,8 +106,7 @@ export class RoomInbound {
       await this.fetchAuthChain(from, raw.room_id, eventId, chain, batch);
     }
     const { checked, authEvents } = await this.check(raw, chain, batch);
-    if (!checked.ok)
-      return this.refuse(from, eventId, checked.rejection.rule, describeRejection(checked.rejection));
+    if (!checked.ok) return this.refuse(from, eventId, checked.rejection.rule, checked.rejection.message);
     const event = checked.event;
     const participation = this.participates(event, [...authEvents.values()]);
     if (participation !== undefined) return this.refuse(from, eventId, "section 7", participation);
@@ -120,7 +119,7 @@ export class RoomInbound {
       await this.fetchMissingPrevEvents(from, event, depth, batch);
     }
     const before = await this.checkAgainstStateBefore(event, batch);
-    if (before) return this.refuse(from, eventId, before.rule, describeRejection(before));
+    if (before) return this.refuse(from, eventId, before.rule, before.message);
     batch.set(eventId, event);
     return { eventId };
   }
@@ -171,6 +170,7 @@ export class RoomInbound {
     return !outcome.ok && outcome.rejection.kind !== "epoch" ? outcome.rejection : undefined;
   }
 
+  /** `message` says what is wrong without the rule, which the answer puts in front once. */
   private refuse(from: string, eventId: string | undefined, rule: string, message: string): PduOutcome {
     this.ctx.log.warn({ origin: from, eventId, rule }, `refused PDU: ${message}`);
     return { ...(eventId !== undefined ? { eventId } : {}), error: `${rule}: ${message}` };
@@ -251,7 +251,7 @@ export class RoomInbound {
           from,
           undefined,
           checked.rejection.rule,
-          `in an auth chain: ${describeRejection(checked.rejection)}`,
+          `in an auth chain: ${checked.rejection.message}`,
         );
         continue;
       }

@@ -36,10 +36,11 @@ export function createServerResolver(options: ServerResolverOptions): ServerReso
   const cache = new Map<string, { target: HttpTarget; expires: number }>();
   return {
     resolve: async (serverName) => {
-      const pin = options.pins[serverName];
+      // Own entries only: a name from a request may be `constructor` (issue 9).
+      const pin = Object.hasOwn(options.pins, serverName) ? options.pins[serverName] : undefined;
       if (pin !== undefined) {
         const url = new URL(pin);
-        return { url: url.origin, hostHeader: url.host };
+        return { url: url.origin, hostHeader: url.host, pinned: true };
       }
       const now = options.clock.now();
       const cached = cache.get(serverName);

@@ -19,6 +19,7 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** errcodes of failures without an HTTP answer (status 0). */
 export const TRANSPORT_ERRCODES: Readonly<Record<TransportFailure | "bad-name" | "not-json", string>> = {
   "plain-http-refused": "MYELIN_PLAIN_HTTP_REFUSED",
+  "private-address-refused": "MYELIN_PRIVATE_ADDRESS_REFUSED",
   timeout: "MYELIN_TIMEOUT",
   "too-large": "MYELIN_TOO_LARGE",
   unreachable: "MYELIN_UNREACHABLE",

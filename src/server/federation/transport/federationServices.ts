@@ -46,6 +46,7 @@ export async function createFederationServices(deps: FederationDeps): Promise<Fe
   const transport = createHttpTransport({
     allowPlainHttp: settings.allowPlainHttp,
     ...(settings.caFile !== undefined ? { extraCa: readFileSync(settings.caFile, "utf8") } : {}),
+    privateAddresses: { allow: settings.allowPrivateAddresses, allowlist: settings.privateAddressAllowlist },
   });
   const resolver = createServerResolver({
     pins: settings.pins,
@@ -66,6 +67,7 @@ export async function createFederationServices(deps: FederationDeps): Promise<Fe
     crypto: deps.crypto,
     clock,
     log,
+    newServerFetches: { perSecond: settings.keyFetchesPerSecond, burst: settings.keyFetchBurst },
     fetchServerKeys: (server) =>
       client.getUnsigned(server, "/_matrix/key/v2/server", { timeoutMs: KEY_FETCH_TIMEOUT_MS }),
   });

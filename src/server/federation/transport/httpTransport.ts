@@ -1,12 +1,21 @@
 // HTTP exchanges with other servers over node:http and node:https directly (not fetch), because
 // federation needs what fetch hides: the connection address apart from the Host header and the
-// certificate name (SRV and .well-known delegation), a DNS check for the plain-HTTP policy, a
-// hard limit on answer sizes, and kept-alive connections per peer.
+// certificate name (SRV and .well-known delegation), a check of every address connected to (the
+// plain-HTTP policy; no private addresses unless pinned or allowed), a hard limit on answer
+// sizes, and kept-alive connections per peer.
 import http from "node:http";
 import https from "node:https";
 import { rootCertificates } from "node:tls";
+import { isIP, type LookupFunction } from "node:net";
 import type { PlainHttpPolicy } from "../../config.js";
-import { plainHttpLookup, PlainHttpRefused } from "./plainHttp.js";
+import {
+  AddressRefused,
+  privateAddressCheck,
+  type AddressCheck,
+  type PrivateAddressSettings,
+} from "./addressPolicy.js";
+import { checkedLookup, refusal } from "./checkedLookup.js";
+import { plainHttpCheck, PlainHttpRefused } from "./plainHttp.js";
 
 /** Where and how to reach a server: discovery's answer. */
 export interface HttpTarget {
@@ -16,9 +25,12 @@ export interface HttpTarget {
   readonly hostHeader: string;
   /** The name the TLS certificate must carry, when it differs from the connection host. */
   readonly tlsServerName?: string;
+  /** From federation.pins: the operator chose the address, so private addresses are fine. */
+  readonly pinned?: boolean;
 }
 
-export type TransportFailure = "plain-http-refused" | "timeout" | "too-large" | "unreachable" | "aborted";
+export type TransportFailure =
+  "plain-http-refused" | "private-address-refused" | "timeout" | "too-large" | "unreachable" | "aborted";
 
 export class TransportError extends Error {
   override readonly name = "TransportError";
@@ -58,20 +70,43 @@ export interface HttpTransportOptions {
   readonly allowPlainHttp: PlainHttpPolicy;
   /** Extra trusted CA certificates (PEM), added to Node's bundled roots. */
   readonly extraCa?: string;
+  /** Private addresses are refused for targets that are not pinned, unless these allow them. */
+  readonly privateAddresses?: PrivateAddressSettings;
+}
+
+interface Agents {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
 }
 
 export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  const httpsAgent = new https.Agent({
-    keepAlive: true,
-    maxSockets: 16,
-    ...(options.extraCa !== undefined ? { ca: [...rootCertificates, options.extraCa] } : {}),
+  const agents = (): Agents => ({
+    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    https: new https.Agent({
+      keepAlive: true,
+      maxSockets: 16,
+      ...(options.extraCa !== undefined ? { ca: [...rootCertificates, options.extraCa] } : {}),
+    }),
   });
+  // Pinned targets keep their own connections: a kept-alive socket to a pinned private address
+  // must never serve a request to a name that merely shares its host and port.
+  const pinnedAgents = agents();
+  const otherAgents = agents();
+  const privateCheck = privateAddressCheck(options.privateAddresses);
   return {
-    send: (target, exchange) => send(target, exchange, options.allowPlainHttp, httpAgent, httpsAgent),
+    send: (target, exchange) =>
+      send(
+        target,
+        exchange,
+        options.allowPlainHttp,
+        target.pinned === true ? undefined : privateCheck,
+        target.pinned === true ? pinnedAgents : otherAgents,
+      ),
     close: () => {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      for (const agent of [pinnedAgents, otherAgents]) {
+        agent.http.destroy();
+        agent.https.destroy();
+      }
     },
   };
 }
@@ -80,15 +115,25 @@ function send(
   target: HttpTarget,
   exchange: HttpExchange,
   policy: PlainHttpPolicy,
-  httpAgent: http.Agent,
-  httpsAgent: https.Agent,
+  privateCheck: AddressCheck | undefined,
+  agents: Agents,
 ): Promise<HttpResponse> {
   const base = new URL(target.url);
   const secure = base.protocol === "https:";
   const host = base.hostname.replace(/^\[|\]$/g, "");
-  let lookup;
+  let lookup: LookupFunction | undefined;
   try {
-    lookup = secure ? undefined : plainHttpLookup(policy, host);
+    const checks: AddressCheck[] = [];
+    const plain = secure ? undefined : plainHttpCheck(policy, host);
+    if (plain !== undefined) checks.push(plain);
+    if (privateCheck !== undefined) checks.push(privateCheck);
+    if (isIP(host) !== 0) {
+      // An address literal is connected to as it is (Node does no lookup for it).
+      const refused = refusal(checks, host);
+      if (refused !== undefined) throw refused;
+    } else if (checks.length > 0) {
+      lookup = checkedLookup(checks);
+    }
   } catch (error) {
     return Promise.reject(asTransportError(error));
   }
@@ -103,7 +148,7 @@ function send(
     port: base.port === "" ? (secure ? 443 : 80) : Number(base.port),
     path: exchange.path,
     headers,
-    agent: secure ? httpsAgent : httpAgent,
+    agent: secure ? agents.https : agents.http,
     ...(lookup !== undefined ? { lookup } : {}),
     ...(secure && target.tlsServerName !== undefined ? { servername: target.tlsServerName } : {}),
   };
@@ -161,6 +206,7 @@ function tooLarge(limit: number): TransportError {
 function asTransportError(error: unknown): TransportError {
   if (error instanceof TransportError) return error;
   if (error instanceof PlainHttpRefused) return new TransportError("plain-http-refused", error.message);
+  if (error instanceof AddressRefused) return new TransportError("private-address-refused", error.message);
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
   return new TransportError(

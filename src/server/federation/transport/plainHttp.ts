@@ -1,9 +1,9 @@
 // `federation.allow_plain_http`: plain HTTP carries federation requests unencrypted, so it is
 // allowed only where nobody else can listen: loopback addresses (the default, for tests and
 // `npm run dev:federation`), nowhere ("off"), or, when an operator insists, anywhere ("any").
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
-import { BlockList, isIP, type LookupFunction } from "node:net";
+import { BlockList, isIP } from "node:net";
 import type { PlainHttpPolicy } from "../../config.js";
+import type { AddressCheck } from "./addressPolicy.js";
 
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
@@ -21,41 +21,21 @@ export class PlainHttpRefused extends Error {
 }
 
 /**
- * How a plain HTTP connection to `host` must be made under `policy`: `undefined` when any
- * address will do, a DNS lookup that refuses non-loopback answers when only loopback is allowed
- * and `host` is a name (checked on the resolved addresses, so a name cannot smuggle in another
- * address). Throws PlainHttpRefused when the policy forbids it outright.
+ * What a plain HTTP connection to `host` must pass under `policy`: nothing ("any"), or loopback
+ * addresses only, checked on each address a name resolves to (checkedLookup.ts). Throws
+ * PlainHttpRefused when the policy forbids plain HTTP outright.
  */
-export function plainHttpLookup(policy: PlainHttpPolicy, host: string): LookupFunction | undefined {
+export function plainHttpCheck(policy: PlainHttpPolicy, host: string): AddressCheck | undefined {
   if (policy === "any") return undefined;
   if (policy === "off") {
     throw new PlainHttpRefused(`plain HTTP to ${host} is not allowed (federation.allow_plain_http is off)`);
   }
-  if (isIP(host.replace(/^\[|\]$/g, "")) !== 0) {
-    if (isLoopbackAddress(host)) return undefined;
-    throw new PlainHttpRefused(
-      `plain HTTP to ${host} is not allowed: only to loopback addresses (federation.allow_plain_http)`,
-    );
-  }
-  return loopbackOnlyLookup;
+  return (address) =>
+    isLoopbackAddress(address)
+      ? undefined
+      : new PlainHttpRefused(
+          address === host
+            ? `plain HTTP to ${host} is not allowed: only to loopback addresses (federation.allow_plain_http)`
+            : `plain HTTP to ${host} is not allowed: it resolves to ${address}, not a loopback address (federation.allow_plain_http)`,
+        );
 }
-
-const loopbackOnlyLookup = ((
-  hostname: string,
-  options: LookupOptions,
-  callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void,
-) => {
-  dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
-    if (error) return callback(error, []);
-    const outside = addresses.find((entry) => !isLoopbackAddress(entry.address));
-    if (outside !== undefined || addresses.length === 0) {
-      const refusal = new PlainHttpRefused(
-        `plain HTTP to ${hostname} is not allowed: it resolves to ${outside?.address ?? "nothing"}, not a loopback address (federation.allow_plain_http)`,
-      );
-      return callback(refusal, []);
-    }
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0] as LookupAddress;
-    callback(null, first.address, first.family);
-  });
-}) as unknown as LookupFunction;

@@ -3,12 +3,15 @@
 // the database and in memory with their validity, fetched again when a key is unknown or no
 // longer valid at the instant asked about. A key is valid at `atTs` when its valid_until_ts
 // (for an old key: its expired_ts) is >= atTs, as the Matrix room versions 5+ rules say.
+// Fetches are limited per server (REFETCH_INTERVAL_MS) and, for servers we never had a key of,
+// all together: anyone can name a made-up origin, and each name would be a connection we open.
 import type { FastifyBaseLogger } from "fastify";
 import { decodeBase64Unpadded, encodeBase64 } from "../../../protocol/base64.js";
 import type { ProtocolCrypto } from "../../../protocol/crypto.js";
 import { verifyJsonSignature } from "../../../protocol/signedJson.js";
 import type { Clock } from "../../clock.js";
 import type { ServerSigningKey } from "../../signingKey.js";
+import { RateLimiter } from "../../http/rateLimiter.js";
 import type { Database } from "../../storage/database.js";
 import type { RemoteKeys } from "../types.js";
 import { ownOldKeys } from "./serverKeys.js";
@@ -37,6 +40,8 @@ export interface RemoteKeysOptions {
   readonly crypto: ProtocolCrypto;
   readonly clock: Clock;
   readonly log: FastifyBaseLogger;
+  /** Fetches from servers with no key stored, all servers together (a token bucket). */
+  readonly newServerFetches: { readonly perSecond: number; readonly burst: number };
   /** GET /_matrix/key/v2/server of `server`: the parsed JSON answer; throws when unreachable. */
   readonly fetchServerKeys: (server: string) => Promise<unknown>;
 }
@@ -46,6 +51,11 @@ export function createRemoteKeys(options: RemoteKeysOptions): RemoteKeys {
   const known = new Map<string, Map<string, KnownKey>>();
   const lastFetch = new Map<string, number>();
   const fetching = new Map<string, Promise<void>>();
+  const newServers = new RateLimiter(
+    options.newServerFetches.perSecond,
+    options.newServerFetches.burst,
+    clock,
+  );
 
   const load = async (server: string): Promise<Map<string, KnownKey>> => {
     let keys = known.get(server);
@@ -111,11 +121,18 @@ export function createRemoteKeys(options: RemoteKeysOptions): RemoteKeys {
       if (server === options.serverName) return ownKey(keyId, atTs);
       const valid = (entry: KnownKey | undefined) =>
         entry !== undefined && entry.validUntil >= atTs ? entry.key : undefined;
-      const cached = valid((await load(server)).get(keyId));
+      const stored = await load(server);
+      const cached = valid(stored.get(keyId));
       if (cached !== undefined) return cached;
       const last = lastFetch.get(server);
       const now = clock.now();
-      if (last === undefined || Math.abs(now - last) >= REFETCH_INTERVAL_MS || fetching.has(server)) {
+      if (fetching.has(server)) {
+        await fetching.get(server);
+      } else if (last === undefined || Math.abs(now - last) >= REFETCH_INTERVAL_MS) {
+        if (stored.size === 0 && newServers.take("") > 0) {
+          options.log.warn({ server }, "not fetching the keys of a new server: too many new servers at once");
+          return undefined;
+        }
         await refresh(server);
       }
       return valid((await load(server)).get(keyId));

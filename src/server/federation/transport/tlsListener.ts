@@ -6,6 +6,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { FederationConfig } from "../../config.js";
+import { answerClientError } from "../../http/clientErrors.js";
+import { limitRequestTime } from "../../http/requestTimeouts.js";
 import { FEDERATION_PREFIX } from "./router.js";
 
 const SERVED_PREFIXES = [FEDERATION_PREFIX, "/_matrix/key/"];
@@ -20,6 +22,8 @@ export interface TlsListener {
 export async function startTlsListener(
   app: FastifyInstance,
   tls: NonNullable<FederationConfig["tls"]>,
+  /** limits.body_timeout_ms: headers and body must arrive within it, as on the main listener. */
+  requestTimeoutMs: number,
 ): Promise<TlsListener> {
   await app.ready();
   const server = https.createServer(
@@ -35,6 +39,9 @@ export async function startTlsListener(
       );
     },
   );
+  limitRequestTime(server, requestTimeoutMs);
+  // Malformed requests, oversized headers and timeouts get Matrix error bodies, as on the main listener.
+  server.on("clientError", answerClientError.bind(app));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(tls.port, tls.host, () => {

@@ -1,0 +1,76 @@
+// Defect 3: password hashing must not run on libuv's thread pool, which the SQLite fsync of every
+// write needs; and its queue is bounded.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { HashQueueFull, PasswordHasher } from "../../src/server/services/passwords.js";
+
+// libuv's pool has UV_THREADPOOL_SIZE threads (4 unless set).
+const POOL_THREADS = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+
+/**
+ * Occupies every libuv pool thread without using the CPU: opening a FIFO for reading blocks its
+ * thread until someone opens the other end. Returns the function that frees them.
+ */
+async function blockLibuvPool(): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), "myelin-fifo-"));
+  const fifos = Array.from({ length: POOL_THREADS }, (_, i) => join(dir, `fifo${i}`));
+  for (const fifo of fifos) execFileSync("mkfifo", [fifo]);
+  const opening: Promise<FileHandle>[] = fifos.map((fifo) => open(fifo, "r"));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // every open is now on a pool thread
+  return async () => {
+    // Read-write opens of a FIFO never block on Linux and complete the waiting reads' opens.
+    const writers = fifos.map((fifo) => openSync(fifo, "r+"));
+    for (const handle of await Promise.all(opening)) await handle.close();
+    for (const fd of writers) closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+describe("password hashing", () => {
+  let hasher: PasswordHasher | undefined;
+  afterEach(async () => {
+    await hasher?.close();
+    hasher = undefined;
+  });
+
+  it("verifies the right password and refuses a wrong one", async () => {
+    hasher = new PasswordHasher({ workers: 1, queue: 4 });
+    const stored = await hasher.hash("correct horse");
+    expect(stored).toMatch(/^scrypt\$/);
+    expect(await hasher.verify("correct horse", stored)).toBe(true);
+    expect(await hasher.verify("wrong horse", stored)).toBe(false);
+  });
+
+  it("hashes while every thread of libuv's pool is busy (it does not run there)", async () => {
+    hasher = new PasswordHasher({ workers: 1, queue: 4 });
+    const release = await blockLibuvPool();
+    try {
+      const outcome = await Promise.race([
+        hasher.hash("while the pool is blocked").then(() => "hashed"),
+        new Promise((resolve) => setTimeout(() => resolve("stuck behind the pool"), 10_000)),
+      ]);
+      expect(outcome).toBe("hashed");
+    } finally {
+      await release();
+    }
+  });
+
+  it("refuses hashes beyond the bounded queue with HashQueueFull and a retry delay", async () => {
+    hasher = new PasswordHasher({ workers: 1, queue: 2 });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => hasher?.hash(`password ${i}`)),
+    );
+    // One on the worker, two waiting; the other five are refused at once.
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(3);
+    const refused = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
+    expect(refused).toHaveLength(5);
+    for (const error of refused) {
+      expect(error).toBeInstanceOf(HashQueueFull);
+      expect((error as HashQueueFull).retryAfterMs).toBeGreaterThan(0);
+    }
+  });
+});
