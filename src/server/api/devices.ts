@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { badJson, missingParam, notFound } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, optionalObject, optionalString, type JsonObject } from "../http/body.js";
+import { bodyObject, optionalObject, optionalString, type JsonObject } from "../json.js";
 import { passwordUia } from "../services/accounts.js";
 import {
   checkDeviceDisplayName,

@@ -6,7 +6,7 @@ import type { ServerContext } from "../context.js";
 import { missingParam } from "../errors.js";
 import { claimKeys, keysTimeout, queryKeys } from "../federation/edus/remoteKeys.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, isJsonObject, optionalObject } from "../http/body.js";
+import { bodyObject, isJsonObject, optionalObject } from "../json.js";
 import { checkPassword } from "../services/accounts.js";
 import {
   checkCrossSigningUpload,

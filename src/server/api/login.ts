@@ -10,7 +10,7 @@ import {
   optionalString,
   requiredString,
   type JsonObject,
-} from "../http/body.js";
+} from "../json.js";
 import { loginWithPassword } from "../services/accounts.js";
 import { loginLimits } from "../services/loginLimits.js";
 import {

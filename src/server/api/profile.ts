@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { forbidden, notFound } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, requiredString } from "../http/body.js";
+import { bodyObject, requiredString } from "../json.js";
 import {
   checkProfileValue,
   getProfile,

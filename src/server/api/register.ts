@@ -4,7 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { MatrixError, forbidden, invalidParam, missingParam } from "../errors.js";
-import { bodyObject, optionalBoolean, optionalObject, optionalString } from "../http/body.js";
+import { bodyObject, optionalBoolean, optionalObject, optionalString } from "../json.js";
 import {
   checkNewPassword,
   checkUsername,

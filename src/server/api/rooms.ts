@@ -7,7 +7,7 @@ import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
 import { badJson, forbidden, invalidParam, notFound } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, isJsonObject, requiredString } from "../http/body.js";
+import { bodyObject, isJsonObject, requiredString } from "../json.js";
 import { rowToClientEvent, toClientEvent } from "../services/clientEvents.js";
 import { roomMigrations } from "../services/roomSchema.js";
 import { eventsAfter, eventsBefore, getEvent, getMembership, membershipsOf } from "../services/roomStore.js";

@@ -6,7 +6,7 @@ import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
 import { badJson, invalidParam, MatrixError, missingParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, isJsonObject } from "../http/body.js";
+import { bodyObject, isJsonObject } from "../json.js";
 import {
   InboxFull,
   inboxLimits,

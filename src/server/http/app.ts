@@ -7,7 +7,7 @@ import type { ServerConfig } from "../config.js";
 import type { Clock } from "../clock.js";
 import type { Session } from "../services/sessions.js";
 import { answerClientError } from "./clientErrors.js";
-import { RateLimiter } from "./rateLimiter.js";
+import { RateLimiter } from "../rateLimiter.js";
 import { redactUrl, requestLoggerOptions } from "./requestLog.js";
 import { MAX_PATH_PARAM_LENGTH, checkRequestParams } from "./requestParams.js";
 import { parseRequestBody } from "./strictJson.js";

@@ -3,7 +3,7 @@
 import { createHash, randomInt, timingSafeEqual } from "node:crypto";
 import type { ServerContext } from "../context.js";
 import { MatrixError, forbidden, invalidParam, limitExceeded } from "../errors.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 import type { Migrations } from "../storage/database.js";
 import { createDevice, type NewDevice } from "./devices.js";
 import { loginLimits } from "./loginLimits.js";

@@ -6,7 +6,7 @@ import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import type { ServerContext } from "../context.js";
 import { MatrixError, badJson, forbidden, invalidParam, missingParam } from "../errors.js";
 import { announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 import type { Queryable } from "../storage/database.js";
 import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import {

@@ -5,7 +5,7 @@ import { decodeBase64Lenient } from "../../protocol/base64.js";
 import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import { STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
 import { MatrixError, badJson, invalidParam } from "../errors.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 import { isSignatures, isStringMap, signedPartJson, verifies } from "./keyJson.js";
 import { hasMlsPrefix, readBasicCredential, type MlsIdentity } from "./keyPackages.js";
 

@@ -3,7 +3,7 @@
 // it, and numbered per user; uploading the same filter again returns its existing ID.
 import type { ServerContext } from "../context.js";
 import { badJson } from "../errors.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 
 type FieldCheck = (value: unknown, path: string) => void;
 

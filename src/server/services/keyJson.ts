@@ -5,7 +5,7 @@ import { canonicalJson } from "../../protocol/canonicalJson.js";
 import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import { verifyJsonSignature } from "../../protocol/signedJson.js";
 import { badJson } from "../errors.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 
 export function isStringMap(value: unknown): value is Record<string, string> {

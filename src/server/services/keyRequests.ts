@@ -1,7 +1,7 @@
 // The bodies of key queries and claims, the same for local clients (/keys/query, /keys/claim)
 // and other servers (/user/keys/query, /user/keys/claim): M_MISSING_PARAM or M_BAD_JSON when wrong.
 import { badJson, missingParam } from "../errors.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 
 /** A required object field whose values are all `check`ed; M_BAD_JSON naming `what` otherwise. */
 function mapOf<T>(body: JsonObject, field: string, check: (value: unknown) => value is T, what: string) {

@@ -7,7 +7,7 @@ import type { ServerContext } from "../context.js";
 import { MatrixError, badJson } from "../errors.js";
 import { announceDeviceChange, announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
 import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "../federation/edus/remoteKeys.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import {
   crossSigningKey,

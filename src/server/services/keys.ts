@@ -8,7 +8,7 @@ import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
 import { badJson } from "../errors.js";
 import { announceDeviceChange } from "../federation/edus/deviceListOutbound.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
 import { publishedCrossSigningKeys, uploadedSignatures } from "./crossSigning.js";

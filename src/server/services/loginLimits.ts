@@ -4,7 +4,7 @@
 // before any hashing.
 import type { ServerContext } from "../context.js";
 import { limitExceeded } from "../errors.js";
-import { RateLimiter } from "../http/rateLimiter.js";
+import { RateLimiter } from "../rateLimiter.js";
 
 export class LoginLimits {
   private readonly addresses: RateLimiter;

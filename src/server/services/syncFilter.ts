@@ -1,7 +1,7 @@
 // The basics of Matrix sync filters that this server honours: which rooms, whether left rooms
 // appear in an initial sync, the timeline limit and event types.
 import { badJson } from "../errors.js";
-import { isJsonObject, type JsonObject } from "../http/body.js";
+import { isJsonObject, type JsonObject } from "../json.js";
 
 export interface SyncFilter {
   readonly timelineLimit: number;

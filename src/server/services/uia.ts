@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { ServerContext } from "../context.js";
 import { MatrixError } from "../errors.js";
-import { optionalString, type JsonObject } from "../http/body.js";
+import { optionalString, type JsonObject } from "../json.js";
 
 export interface UiaFlow {
   readonly stages: readonly string[];

@@ -3,7 +3,7 @@
 // queued inside the write that made the change, so it is sent exactly when the change commits;
 // wakeForDeviceListChange wakes the outbound queue afterwards.
 import type { ServerContext } from "../../context.js";
-import type { JsonObject } from "../../http/body.js";
+import type { JsonObject } from "../../json.js";
 import { advanceDeviceListStream } from "../../services/deviceLists.js";
 import type { WriteTransaction } from "../../storage/database.js";
 import { serversSharingRoomsWith } from "./sharedRooms.js";

@@ -12,7 +12,7 @@ import { encodeBase64Url } from "../../../protocol/base64.js";
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { MatrixError } from "../../errors.js";
-import { isJsonObject, type JsonObject } from "../../http/body.js";
+import { isJsonObject, type JsonObject } from "../../json.js";
 import { keyedRecord } from "../../keyedRecord.js";
 import {
   checkCrossSigningKey,

@@ -6,7 +6,7 @@
 // message_id already received from that origin delivers nothing again.
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
-import { isJsonObject } from "../../http/body.js";
+import { isJsonObject } from "../../json.js";
 import {
   deliverToLocalDevices,
   firstReceipt,

@@ -6,7 +6,7 @@
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { invalidParam } from "../../errors.js";
-import { bodyObject } from "../../http/body.js";
+import { bodyObject } from "../../json.js";
 import { federatedSigningKeys, uploadedSignatures } from "../../services/crossSigning.js";
 import { deviceListStreamId } from "../../services/deviceLists.js";
 import { claimRequest, queryRequest } from "../../services/keyRequests.js";

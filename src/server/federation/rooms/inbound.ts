@@ -29,7 +29,7 @@ import {
 import type { WriteTransaction } from "../../storage/database.js";
 import { FederationRequestError } from "../types.js";
 import { currentCommitAfter, parentCommitId } from "./currentCommit.js";
-import { isJsonObject } from "../../http/body.js";
+import { isJsonObject } from "../../json.js";
 
 /** How deep fetching missing events may recurse for one incoming PDU. */
 const MAX_FETCH_DEPTH = 3;

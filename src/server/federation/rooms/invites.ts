@@ -15,7 +15,7 @@ import { getEvent, getMembership, setMembership } from "../../services/roomStore
 import type { FederationRouter } from "../types.js";
 import type { RoomInbound } from "./inbound.js";
 import { INVITE_PATH, type RemoteInvite } from "./outboundInvite.js";
-import { isJsonObject } from "../../http/body.js";
+import { isJsonObject } from "../../json.js";
 
 export function remoteInviteRoutes(ctx: ServerContext, inbound: RoomInbound) {
   return (router: FederationRouter): void => {

@@ -13,7 +13,7 @@ import type { Clock } from "../../clock.js";
 import { badJson, forbidden } from "../../errors.js";
 import type { Database } from "../../storage/database.js";
 import type { Edu, FederationRouter } from "../types.js";
-import { isJsonObject } from "../../http/body.js";
+import { isJsonObject } from "../../json.js";
 
 /** Matrix limits per transaction (server-server API, Transactions), both ways. */
 export const MAX_PDUS = 50;

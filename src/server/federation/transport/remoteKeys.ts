@@ -11,11 +11,11 @@ import type { ProtocolCrypto } from "../../../protocol/crypto.js";
 import { verifyJsonSignature } from "../../../protocol/signedJson.js";
 import type { Clock } from "../../clock.js";
 import type { ServerSigningKey } from "../../signingKey.js";
-import { RateLimiter } from "../../http/rateLimiter.js";
+import { RateLimiter } from "../../rateLimiter.js";
 import type { Database } from "../../storage/database.js";
 import type { RemoteKeys } from "../types.js";
 import { ownOldKeys } from "./serverKeys.js";
-import { isJsonObject } from "../../http/body.js";
+import { isJsonObject } from "../../json.js";
 
 /** Servers must not trust a key for longer than 7 days after fetching it (spec, valid_until_ts). */
 const MAX_VALIDITY_MS = 7 * 24 * 3_600_000;

@@ -8,7 +8,7 @@
 // signature fails) are limited per address: they are the only trace a stranger leaves.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { limitExceeded, MatrixError } from "../../errors.js";
-import { RateLimiter } from "../../http/rateLimiter.js";
+import { RateLimiter } from "../../rateLimiter.js";
 import type { FederationRouter } from "../types.js";
 import { checkHeader, verifySignature, type CheckedHeader, type RequestAuthDeps } from "./requestAuth.js";
 

@@ -1,6 +1,7 @@
-// Readers for JSON request bodies: a wrong or missing field is M_BAD_JSON / M_MISSING_PARAM,
-// raised before anything changes.
-import { badJson, missingParam } from "../errors.js";
+// JSON values and readers for their fields, shared by the HTTP edge and the services (which know
+// nothing of HTTP): a wrong or missing field is M_BAD_JSON / M_MISSING_PARAM, raised before
+// anything changes.
+import { badJson, missingParam } from "./errors.js";
 
 export type JsonObject = Record<string, unknown>;
 

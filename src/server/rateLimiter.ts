@@ -1,6 +1,6 @@
 // A token bucket per key (a session, an address, a user name): floods get M_LIMIT_EXCEEDED with
 // the time after which one more request would be allowed.
-import type { Clock } from "../clock.js";
+import type { Clock } from "./clock.js";
 
 interface Bucket {
   tokens: number;
