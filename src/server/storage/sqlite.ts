@@ -1,5 +1,6 @@
 // SQLite backend (the embedded default): one writer connection, one reader connection, WAL.
 import BetterSqlite3 from "better-sqlite3";
+import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -72,18 +73,31 @@ function ownerOnly(path: string): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
+const MEMORY = ":memory:";
+
+/**
+ * What both connections open. Each plain ":memory:" connection is a database of its own, so an
+ * in-memory database is a shared-cache URI instead, under a name no other open database has; it
+ * lives until its last connection closes.
+ */
+function connectionPath(path: string): string {
+  return path === MEMORY ? `file:myelin-${randomUUID()}?mode=memory&cache=shared` : path;
+}
+
 export async function openSqlite(path: string, components: readonly Migrations[]): Promise<Database> {
-  if (path !== ":memory:") ownerOnly(path);
-  const writerConnection = connect(path);
+  const inMemory = path === MEMORY;
+  const target = connectionPath(path);
+  if (!inMemory) ownerOnly(path);
+  const writerConnection = connect(target);
   // Again, now that WAL mode has made the -wal and -shm files.
-  if (path !== ":memory:") ownerOnly(path);
-  const wal = path === ":memory:" ? undefined : walSync(path);
+  if (!inMemory) ownerOnly(path);
+  const wal = inMemory ? undefined : walSync(path);
   const writer: WriterConnection = {
     ...queryable(writerConnection),
     ...(wal ? { sync: wal.sync } : {}),
   };
   await migrate(writer, components);
-  const readerConnection = connect(path);
+  const readerConnection = connect(target);
   const reader = queryable(readerConnection);
   const groupCommit = new GroupCommitWriter(writer, await readStreamHead(writer));
   return databaseOver("sqlite", reader, groupCommit, async () => {
