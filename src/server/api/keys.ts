@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
 import { missingParam } from "../errors.js";
-import { claimKeys, keysTimeout, queryKeys } from "../federation/edus/remoteKeys.js";
+import { claimKeys, keysTimeout, queryKeys } from "../keys/remoteUserKeys.js";
 import { requireSession } from "../http/auth.js";
 import { bodyObject, isJsonObject, optionalObject } from "../json.js";
 import { checkPassword } from "../services/accounts.js";
@@ -12,11 +12,11 @@ import {
   checkCrossSigningUpload,
   crossSigningNeedsAuth,
   storeCrossSigningKeys,
-} from "../services/crossSigning.js";
-import { changedUsers } from "../services/deviceLists.js";
-import { claimRequest, queryRequest } from "../services/keyRequests.js";
-import { keysMigrations, listKeys, uploadKeys } from "../services/keys.js";
-import { uploadSignatures } from "../services/keySignatures.js";
+} from "../keys/crossSigning.js";
+import { changedUsers } from "../keys/deviceLists.js";
+import { claimRequest, queryRequest } from "../keys/keyRequests.js";
+import { keysMigrations, listKeys, uploadKeys } from "../keys/localKeys.js";
+import { uploadSignatures } from "../keys/keySignatures.js";
 import type { Session } from "../services/sessions.js";
 import { requireUia, type UiaRequest } from "../services/uia.js";
 import { parseToken } from "./rooms.js";

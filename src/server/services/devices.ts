@@ -4,8 +4,8 @@ import { randomInt } from "node:crypto";
 import type { ServerContext } from "../context.js";
 import { invalidParam } from "../errors.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
-import { wakeForDeviceListChange } from "./deviceLists.js";
-import { deleteDeviceKeys } from "./keys.js";
+import { wakeForDeviceListChange } from "../keys/deviceLists.js";
+import { deleteDeviceKeys } from "../keys/localKeys.js";
 import { deleteDeviceTxns } from "./roomStore.js";
 import type { Session } from "./sessions.js";
 

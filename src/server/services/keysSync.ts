@@ -6,8 +6,8 @@
 // stream position, so the committed position moves past `upto`: every later response has
 // another next_batch, and a sync with since = upto resumes right after the last message given.
 import type { ServerContext } from "../context.js";
-import { changedUsers } from "./deviceLists.js";
-import { oneTimeKeyCounts, unusedFallbackKeyTypes } from "./keys.js";
+import { changedUsers } from "../keys/deviceLists.js";
+import { oneTimeKeyCounts, unusedFallbackKeyTypes } from "../keys/localKeys.js";
 import { deleteDelivered, deliveredThrough, hasDelivered, readInbox, recordCursor } from "./toDevice.js";
 
 export const TO_DEVICE_LIMIT = 100;

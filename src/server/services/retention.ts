@@ -8,7 +8,7 @@
 // run that sees them, and age from then.
 import type { ServerContext } from "../context.js";
 import type { WriteTransaction } from "../storage/database.js";
-import { pruneDeviceListChanges } from "./deviceLists.js";
+import { pruneDeviceListChanges } from "../keys/deviceLists.js";
 
 export interface Pruned {
   readonly toDeviceMessages: number;

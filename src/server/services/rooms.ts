@@ -34,7 +34,7 @@ import {
   setMembership,
   type RoomRow,
 } from "./roomStore.js";
-import { markDeviceListChanged } from "./deviceLists.js";
+import { markDeviceListChanged } from "../keys/deviceLists.js";
 import { eventDestinations } from "../federation/rooms/destinations.js";
 import { sendRemoteInvite } from "../federation/rooms/outboundInvite.js";
 import type { Session } from "./sessions.js";

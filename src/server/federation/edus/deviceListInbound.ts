@@ -5,7 +5,7 @@
 // (it keeps no copy of remote keys, so there is none to drop). The EDU's keys are not used.
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
-import { markDeviceListChanged } from "../../services/deviceLists.js";
+import { markDeviceListChanged } from "../../keys/deviceLists.js";
 import type { Edu } from "../types.js";
 import { localUsersSharingRoomsWith } from "./sharedRooms.js";
 

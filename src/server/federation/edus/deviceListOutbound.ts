@@ -4,7 +4,7 @@
 // wakeForDeviceListChange wakes the outbound queue afterwards.
 import type { ServerContext } from "../../context.js";
 import type { JsonObject } from "../../json.js";
-import { advanceDeviceListStream } from "../../services/deviceLists.js";
+import { advanceDeviceListStream } from "../../keys/deviceLists.js";
 import type { WriteTransaction } from "../../storage/database.js";
 import { serversSharingRoomsWith } from "./sharedRooms.js";
 

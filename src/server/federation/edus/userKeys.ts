@@ -7,12 +7,12 @@ import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { invalidParam } from "../../errors.js";
 import { bodyObject } from "../../json.js";
-import { federatedSigningKeys, uploadedSignatures } from "../../services/crossSigning.js";
-import { deviceListStreamId } from "../../services/deviceLists.js";
-import { claimRequest, queryRequest } from "../../services/keyRequests.js";
-import { claimLocalKeys, publishedDevices, queryLocalKeys } from "../../services/keys.js";
+import { federatedSigningKeys, uploadedSignatures } from "../../keys/crossSigning.js";
+import { deviceListStreamId } from "../../keys/deviceLists.js";
+import { claimRequest, queryRequest } from "../../keys/keyRequests.js";
+import { claimLocalKeys, publishedDevices, queryLocalKeys } from "../../keys/localKeys.js";
 import type { FederationRouter } from "../types.js";
-import { USER_KEYS_CLAIM_PATH, USER_KEYS_QUERY_PATH } from "./remoteKeys.js";
+import { USER_KEYS_CLAIM_PATH, USER_KEYS_QUERY_PATH } from "../../keys/remoteUserKeys.js";
 
 export const USER_DEVICES_PATH = "/_matrix/federation/v1/user/devices";
 

@@ -8,28 +8,28 @@
 // device. Keys of other servers' users are not cached: a server does not know which remote users
 // share a room with its own (section 7), so it could not tell whether it will hear of their
 // changes; every query is forwarded.
-import { encodeBase64Url } from "../../../protocol/base64.js";
-import { userIdServerName } from "../../../protocol/identifiers.js";
-import type { ServerContext } from "../../context.js";
-import { MatrixError } from "../../errors.js";
-import { isJsonObject, type JsonObject } from "../../json.js";
-import { keyedRecord } from "../../keyedRecord.js";
+import { encodeBase64Url } from "../../protocol/base64.js";
+import { userIdServerName } from "../../protocol/identifiers.js";
+import type { ServerContext } from "../context.js";
+import { MatrixError } from "../errors.js";
+import { isJsonObject, type JsonObject } from "../json.js";
+import { keyedRecord } from "../keyedRecord.js";
 import {
   checkCrossSigningKey,
   signedByMaster,
   uploadedSignatures,
   type CrossSigningKey,
-} from "../../services/crossSigning.js";
-import { withSignatures } from "../../services/keyJson.js";
-import { checkDeviceKeys, splitKeyId } from "../../services/deviceKeysCheck.js";
+} from "./crossSigning.js";
+import { withSignatures } from "./keyJson.js";
+import { checkDeviceKeys, splitKeyId } from "./deviceKeysCheck.js";
 import {
   MlsCheckError,
   checkKeyPackage,
   claimableAlgorithms,
   parseMlsAlgorithm,
-} from "../../services/keyPackages.js";
-import { claimLocalKeys, queryLocalKeys, type ClaimedKeys, type QueryResult } from "../../services/keys.js";
-import { FederationRequestError } from "../types.js";
+} from "./keyPackages.js";
+import { claimLocalKeys, queryLocalKeys, type ClaimedKeys, type QueryResult } from "./localKeys.js";
+import { FederationRequestError } from "../federation/types.js";
 
 export const USER_KEYS_QUERY_PATH = "/_matrix/federation/v1/user/keys/query";
 export const USER_KEYS_CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim";

@@ -29,8 +29,8 @@ import {
   invalidMlsKey,
   parseMlsAlgorithm,
 } from "./keyPackages.js";
-import type { Session } from "./sessions.js";
-import { deleteDeviceInbox } from "./toDevice.js";
+import type { Session } from "../services/sessions.js";
+import { deleteDeviceInbox } from "../services/toDevice.js";
 
 export const keysMigrations: Migrations = {
   component: "keys",

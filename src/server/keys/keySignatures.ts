@@ -6,7 +6,7 @@ import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
 import { MatrixError, badJson } from "../errors.js";
 import { announceDeviceChange, announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
-import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "../federation/edus/remoteKeys.js";
+import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "./remoteUserKeys.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import {
@@ -18,8 +18,8 @@ import {
 import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import { ed25519Key, isSignatures, signedPartJson, verifies } from "./keyJson.js";
 import { readBasicCredential } from "./keyPackages.js";
-import { federatedDeviceKeys } from "./keys.js";
-import type { Session } from "./sessions.js";
+import { federatedDeviceKeys } from "./localKeys.js";
+import type { Session } from "../services/sessions.js";
 
 export type SignatureFailures = Record<string, Record<string, { errcode: string; error: string }>>;
 
