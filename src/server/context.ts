@@ -4,6 +4,7 @@ import type { ProtocolCrypto } from "../protocol/crypto.js";
 import type { Clock } from "./clock.js";
 import type { Federation } from "./federation/types.js";
 import type { ServerConfig } from "./config.js";
+import type { KeyFederation } from "./keys/keyFederation.js";
 import type { Notifier } from "./services/notifier.js";
 import type { PasswordHasher } from "./services/passwords.js";
 import type { Sessions } from "./services/sessions.js";
@@ -21,4 +22,6 @@ export interface ServerContext {
   readonly passwords: PasswordHasher;
   readonly notifier: Notifier;
   readonly federation: Federation;
+  /** The keys domain's way to other servers (implemented in federation/edus/keyFederation.ts). */
+  readonly keyFederation: KeyFederation;
 }

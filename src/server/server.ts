@@ -7,6 +7,7 @@ import type { ServerConfig } from "./config.js";
 import { components } from "./components.js";
 import type { ServerContext } from "./context.js";
 import { createFederationServices, type FederationDeps } from "./federation/transport/federationServices.js";
+import { createKeyFederation } from "./federation/edus/keyFederation.js";
 import { createInboundTransactions } from "./federation/transport/inboundTransactions.js";
 import { createFederationRouter } from "./federation/transport/router.js";
 import { startTlsListener, type TlsListener } from "./federation/transport/tlsListener.js";
@@ -77,6 +78,7 @@ export async function startServer(
     passwords: new PasswordHasher({ workers: config.auth.hashWorkers, queue: config.auth.hashQueue }),
     notifier: new Notifier(),
     federation,
+    keyFederation: createKeyFederation({ serverName: config.serverName, federation }),
   };
   const router = createFederationRouter(app, {
     serverName: config.serverName,

@@ -3,20 +3,23 @@
 import type { FastifyInstance } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
-import { missingParam } from "../errors.js";
-import { claimKeys, keysTimeout, queryKeys } from "../keys/remoteUserKeys.js";
+import { invalidParam, missingParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, isJsonObject, optionalObject } from "../json.js";
-import { checkPassword } from "../services/accounts.js";
+import { bodyObject, isJsonObject, optionalObject, type JsonObject } from "../json.js";
 import {
+  CROSS_SIGNING_USAGES,
   checkCrossSigningUpload,
   crossSigningNeedsAuth,
   storeCrossSigningKeys,
+  type CrossSigningUploadBody,
 } from "../keys/crossSigning.js";
 import { changedUsers } from "../keys/deviceLists.js";
 import { claimRequest, queryRequest } from "../keys/keyRequests.js";
-import { keysMigrations, listKeys, uploadKeys } from "../keys/localKeys.js";
+import { keysMigrations, listKeys } from "../keys/keyStore.js";
 import { uploadSignatures } from "../keys/keySignatures.js";
+import { uploadKeys, type KeysUpload } from "../keys/localKeys.js";
+import { claimKeys, keysTimeout, queryKeys } from "../keys/remoteUserKeys.js";
+import { checkPassword } from "../services/accounts.js";
 import type { Session } from "../services/sessions.js";
 import { requireUia, type UiaRequest } from "../services/uia.js";
 import { parseToken } from "./rooms.js";
@@ -47,10 +50,37 @@ function passwordUia(ctx: ServerContext, session: Session): UiaRequest {
   };
 }
 
+/** A query parameter given once; undefined when absent. */
+function queryParam(query: unknown, name: string): string | undefined {
+  if (!isJsonObject(query) || !Object.hasOwn(query, name)) return undefined;
+  const value = query[name];
+  if (typeof value !== "string") throw invalidParam(`${name} must be given once`);
+  return value;
+}
+
+/** POST /keys/upload: each field absent, null or an object (device_keys is checked whole later). */
+function keysUpload(body: JsonObject): KeysUpload {
+  return {
+    deviceKeys: optionalObject(body, "device_keys"),
+    oneTimeKeys: optionalObject(body, "one_time_keys"),
+    fallbackKeys: optionalObject(body, "fallback_keys"),
+  };
+}
+
+/** POST /keys/device_signing/upload: the keys given, by usage, each checked whole later. */
+function crossSigningUploadBody(body: JsonObject): CrossSigningUploadBody {
+  const keys: CrossSigningUploadBody = {};
+  for (const usage of CROSS_SIGNING_USAGES) {
+    const value = body[`${usage}_key`];
+    if (value !== undefined && value !== null) keys[usage] = value;
+  }
+  return keys;
+}
+
 function routes(api: FastifyInstance, ctx: ServerContext): void {
   api.post("/keys/upload", async (request) => {
     const session = await requireSession(ctx, request);
-    const counts = await uploadKeys(ctx, session, bodyObject(request.body));
+    const counts = await uploadKeys(ctx, session, keysUpload(bodyObject(request.body)));
     return { one_time_key_counts: counts };
   });
 
@@ -60,7 +90,7 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
     return listKeys(ctx.db, userId, deviceId);
   });
 
-  // Users of other servers are asked through federation (federation/edus/remoteKeys.ts).
+  // Users of other servers are asked through federation (keys/remoteUserKeys.ts).
   api.post("/keys/query", async (request) => {
     const { userId } = await requireSession(ctx, request);
     const body = bodyObject(request.body);
@@ -75,7 +105,8 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
 
   api.get("/keys/changes", async (request) => {
     const { userId } = await requireSession(ctx, request);
-    const { from, to } = request.query as { from?: string; to?: string };
+    const from = queryParam(request.query, "from");
+    const to = queryParam(request.query, "to");
     if (from === undefined) throw missingParam("from");
     if (to === undefined) throw missingParam("to");
     return { changed: await changedUsers(ctx.db, userId, parseToken(from), parseToken(to)), left: [] };
@@ -85,7 +116,7 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
     const session = await requireSession(ctx, request);
     const body = bodyObject(request.body);
     const auth = optionalObject(body, "auth");
-    const upload = await checkCrossSigningUpload(ctx, session.userId, body);
+    const upload = await checkCrossSigningUpload(ctx, session.userId, crossSigningUploadBody(body));
     if (await crossSigningNeedsAuth(ctx, session.userId, upload)) {
       await requireUia(ctx, auth, passwordUia(ctx, session));
     }

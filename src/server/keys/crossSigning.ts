@@ -5,22 +5,26 @@ import { canonicalJson } from "../../protocol/canonicalJson.js";
 import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import type { ServerContext } from "../context.js";
 import { MatrixError, badJson, forbidden, invalidParam, missingParam } from "../errors.js";
-import { announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import type { Queryable } from "../storage/database.js";
 import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
+import type { PublishedSigningKeys } from "./keyFederation.js";
+import { ed25519Key, isSignatures, isStringMap, signedPartJson, verifies, withSignatures } from "./keyJson.js";
 import {
-  ed25519Key,
-  isSignatures,
-  isStringMap,
-  signedPartJson,
-  verifies,
-  withSignatures,
+  crossSigningKeyRows,
+  deleteSignaturesOn,
+  deviceIdsInUse,
+  storeCrossSigningKey,
+  uploadedSignatures,
   type SignatureRow,
-} from "./keyJson.js";
+} from "./keyStore.js";
 
 export const CROSS_SIGNING_USAGES = ["master", "self_signing", "user_signing"] as const;
 export type CrossSigningUsage = (typeof CROSS_SIGNING_USAGES)[number];
+
+function isCrossSigningUsage(usage: string): usage is CrossSigningUsage {
+  return (CROSS_SIGNING_USAGES as readonly string[]).includes(usage);
+}
 
 export interface CrossSigningKey {
   readonly usage: CrossSigningUsage;
@@ -30,31 +34,16 @@ export interface CrossSigningKey {
 }
 
 export async function crossSigningKeys(q: Queryable, userId: string): Promise<CrossSigningKey[]> {
-  const rows = await q.all<{ usage: CrossSigningUsage; public_key: string; key_json: string }>(
-    "SELECT usage, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = ?",
-    [userId],
+  // The usage column holds only the usages checkCrossSigningKey accepted.
+  return (await crossSigningKeyRows(q, userId)).flatMap((row) =>
+    isCrossSigningUsage(row.usage)
+      ? [{ usage: row.usage, publicKey: row.public_key, json: JSON.parse(row.key_json) as JsonObject }]
+      : [],
   );
-  return rows.map((row) => ({ usage: row.usage, publicKey: row.public_key, json: JSON.parse(row.key_json) }));
 }
 
 export async function crossSigningKey(q: Queryable, userId: string, usage: CrossSigningUsage) {
   return (await crossSigningKeys(q, userId)).find((key) => key.usage === usage);
-}
-
-/**
- * Signatures uploaded for `userId`'s keys that a requester may see: the owner's and, when a
- * local user asks, that user's own (another server asks with `requester` undefined).
- */
-export async function uploadedSignatures(
-  q: Queryable,
-  userId: string,
-  requester: string | undefined,
-): Promise<SignatureRow[]> {
-  return q.all<SignatureRow>(
-    `SELECT target_key, signer_user_id, signer_key_id, signature FROM e2e_signatures
-     WHERE target_user_id = ? AND (signer_user_id = target_user_id OR signer_user_id = ?)`,
-    [userId, requester ?? userId],
-  );
 }
 
 export type PublishedCrossSigningKeys = Partial<Record<CrossSigningUsage, JsonObject>>;
@@ -84,7 +73,7 @@ export async function publishedCrossSigningKeys(
 export async function federatedSigningKeys(
   q: Queryable,
   userId: string,
-): Promise<{ master_key?: JsonObject; self_signing_key?: JsonObject }> {
+): Promise<PublishedSigningKeys> {
   const keys = await publishedCrossSigningKeys(
     q,
     userId,
@@ -147,6 +136,9 @@ export function signedByMaster(
 
 export type CrossSigningUpload = Partial<Record<CrossSigningUsage, CrossSigningKey>>;
 
+/** The keys of an upload as given, by usage (`<usage>_key`), not yet checked. */
+export type CrossSigningUploadBody = Partial<Record<CrossSigningUsage, unknown>>;
+
 /**
  * Checks POST /keys/device_signing/upload: each key's shape, the master key's signature on the
  * others (the uploaded master, else the stored one), and that no key collides with a device ID.
@@ -154,12 +146,12 @@ export type CrossSigningUpload = Partial<Record<CrossSigningUsage, CrossSigningK
 export async function checkCrossSigningUpload(
   ctx: ServerContext,
   userId: string,
-  body: JsonObject,
+  body: CrossSigningUploadBody,
 ): Promise<CrossSigningUpload> {
   const upload: CrossSigningUpload = {};
   for (const usage of CROSS_SIGNING_USAGES) {
-    const value = body[`${usage}_key`];
-    if (value !== undefined && value !== null) upload[usage] = checkCrossSigningKey(userId, usage, value);
+    const value = body[usage];
+    if (value !== undefined) upload[usage] = checkCrossSigningKey(userId, usage, value);
   }
   const master = upload.master ?? (await crossSigningKey(ctx.db, userId, "master"));
   for (const usage of ["self_signing", "user_signing"] as const) {
@@ -170,13 +162,9 @@ export async function checkCrossSigningUpload(
       throw new MatrixError(400, "M_INVALID_SIGNATURE", `${usage}_key is not signed by the master key`);
     }
   }
-  const devices = await ctx.db.all<{ device_id: string }>(
-    `SELECT device_id FROM e2e_device_keys WHERE user_id = ?
-     UNION SELECT device_id FROM devices WHERE user_id = ?`,
-    [userId, userId],
-  );
+  const devices = await deviceIdsInUse(ctx.db, userId);
   for (const key of Object.values(upload)) {
-    if (devices.some((d) => d.device_id === key.publicKey)) throw forbidden("Key ID in use");
+    if (devices.includes(key.publicKey)) throw forbidden("Key ID in use");
   }
   return upload;
 }
@@ -214,23 +202,16 @@ export async function storeCrossSigningKeys(
       const old = stored.find((s) => s.usage === key.usage);
       if (old !== undefined && canonicalJson(old.json) === canonicalJson(key.json)) continue;
       if (old !== undefined && old.publicKey !== key.publicKey) {
-        await tx.run("DELETE FROM e2e_signatures WHERE target_user_id = ? AND target_key = ?", [
-          userId,
-          old.publicKey,
-        ]);
+        await deleteSignaturesOn(tx, userId, old.publicKey);
       }
-      await tx.run(
-        `INSERT INTO e2e_cross_signing_keys (user_id, usage, public_key, key_json) VALUES (?, ?, ?, ?)
-         ON CONFLICT (user_id, usage) DO UPDATE SET public_key = excluded.public_key, key_json = excluded.key_json`,
-        [userId, key.usage, key.publicKey, canonicalJson(key.json)],
-      );
+      await storeCrossSigningKey(tx, userId, { ...key, json: canonicalJson(key.json) });
       changedUsages.push(key.usage);
     }
     if (changedUsages.length === 0) return false;
     await markDeviceListChanged(tx, userId);
     // The user-signing key is the owner's business alone: other servers never see it.
     if (changedUsages.some((usage) => usage !== "user_signing")) {
-      await announceSigningKeys(tx, ctx, userId, await federatedSigningKeys(tx, userId));
+      await ctx.keyFederation.announceSigningKeys(tx, userId, await federatedSigningKeys(tx, userId));
     }
     return true;
   });

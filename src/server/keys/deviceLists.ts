@@ -4,6 +4,7 @@
 // servers have rows too: their server announced a change (m.device_list_update), and each local
 // user who may share a room with them gets a row of their own (only_for).
 import type { ServerContext } from "../context.js";
+import type { JsonObject } from "../json.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 
 export const DEVICE_LIST_TABLES = [
@@ -82,6 +83,31 @@ export async function advanceDeviceListStream(
     [userId, streamId],
   );
   return previous === undefined ? undefined : Number(previous.stream_id);
+}
+
+export interface DeviceChange {
+  readonly userId: string;
+  readonly deviceId: string;
+  /** The change's stream position (markDeviceListChanged): the EDU's stream_id. */
+  readonly streamId: number;
+  /** The device's keys as other servers see them now; absent when deleted or without keys. */
+  readonly keys?: JsonObject;
+  readonly deleted?: boolean;
+}
+
+/**
+ * Announces a change of a local user's device to the servers sharing a room with them, in the
+ * write that made it (m.device_list_update). Its prev_id is the user's previous stream_id, also
+ * when that change reached no server: a server that did not see it then knows to fetch the whole
+ * list (GET /user/devices) rather than trust a gap.
+ */
+export async function announceDeviceChange(
+  tx: WriteTransaction,
+  ctx: ServerContext,
+  change: DeviceChange,
+): Promise<void> {
+  const prevId = await advanceDeviceListStream(tx, change.userId, change.streamId);
+  await ctx.keyFederation.announceDeviceChange(tx, { ...change, prevId });
 }
 
 /** Records that `userId`'s device list changed; returns the change's stream position. */

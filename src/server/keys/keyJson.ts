@@ -7,6 +7,7 @@ import { verifyJsonSignature } from "../../protocol/signedJson.js";
 import { badJson } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
+import type { SignatureRow } from "./keyStore.js";
 
 export function isStringMap(value: unknown): value is Record<string, string> {
   return isJsonObject(value) && Object.values(value).every((v) => typeof v === "string");
@@ -49,14 +50,6 @@ export function ed25519Key(publicKey: string): Uint8Array | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A row of e2e_signatures: a signature uploaded through /keys/signatures/upload. */
-export interface SignatureRow {
-  target_key: string;
-  signer_user_id: string;
-  signer_key_id: string;
-  signature: string;
 }
 
 /** `value` with the uploaded signatures in `rows` added to its own. */

@@ -5,8 +5,6 @@ import { decodeBase64Lenient } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
 import { MatrixError, badJson } from "../errors.js";
-import { announceDeviceChange, announceSigningKeys } from "../federation/edus/deviceListOutbound.js";
-import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "./remoteUserKeys.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import {
@@ -15,11 +13,13 @@ import {
   federatedSigningKeys,
   type CrossSigningUsage,
 } from "./crossSigning.js";
-import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
+import { announceDeviceChange, markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import { ed25519Key, isSignatures, signedPartJson, verifies } from "./keyJson.js";
 import { readBasicCredential } from "./keyPackages.js";
+import type { KeyOwner } from "./localKeys.js";
+import { deviceKeyJson, storeSignature, userDeviceKeyJsons } from "./keyStore.js";
 import { federatedDeviceKeys } from "./localKeys.js";
-import type { Session } from "../services/sessions.js";
+import { DEFAULT_KEYS_TIMEOUT_MS, queryKeys } from "./remoteUserKeys.js";
 
 export type SignatureFailures = Record<string, Record<string, { errcode: string; error: string }>>;
 
@@ -106,24 +106,18 @@ async function checkSignature(
     pairs.map(([signerKeyId, signature]) => ({ targetUser, targetKey, signerKeyId, signature, onlyFor }));
 
   if (targetUser === signer) {
-    const device = await ctx.db.get<{ key_json: string }>(
-      "SELECT key_json FROM e2e_device_keys WHERE user_id = ? AND device_id = ?",
-      [signer, targetKey],
-    );
+    const device = await deviceKeyJson(ctx.db, signer, targetKey);
     if (device !== undefined) {
       // A device is signed by its owner's self-signing key.
-      const stored = JSON.parse(device.key_json) as JsonObject;
+      const stored = JSON.parse(device) as JsonObject;
       return toRows(newSignatures(ctx, signer, signed, stored, bySigningKey("self_signing")), null);
     }
     if (master !== undefined && master.publicKey === targetKey) {
       // The master key is signed by one of its owner's devices.
-      const devices = await ctx.db.all<{ key_json: string }>(
-        "SELECT key_json FROM e2e_device_keys WHERE user_id = ?",
-        [signer],
-      );
+      const devices = await userDeviceKeyJsons(ctx.db, signer);
       const byDevice = (keyId: string) => {
-        for (const row of devices) {
-          const key = deviceSigningKey(JSON.parse(row.key_json) as JsonObject, keyId);
+        for (const json of devices) {
+          const key = deviceSigningKey(JSON.parse(json) as JsonObject, keyId);
           if (key !== undefined) return key;
         }
         return undefined;
@@ -170,7 +164,7 @@ async function remoteMasterKey(
  */
 export async function uploadSignatures(
   ctx: ServerContext,
-  session: Session,
+  session: KeyOwner,
   body: JsonObject,
 ): Promise<SignatureFailures> {
   const failures: SignatureFailures = keyedRecord();
@@ -192,13 +186,7 @@ export async function uploadSignatures(
   const othersSigned = new Set(accepted.filter((s) => s.onlyFor !== null).map((s) => s.targetUser));
   await ctx.db.write(async (tx) => {
     for (const s of accepted) {
-      await tx.run(
-        `INSERT INTO e2e_signatures (target_user_id, target_key, signer_user_id, signer_key_id, signature)
-         VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (target_user_id, target_key, signer_user_id, signer_key_id)
-         DO UPDATE SET signature = excluded.signature`,
-        [s.targetUser, s.targetKey, session.userId, s.signerKeyId, s.signature],
-      );
+      await storeSignature(tx, session.userId, s);
     }
     // A signature on the signer's own device or master key is news for everyone sharing a room
     // with them, here and on other servers; each signed device is its own m.device_list_update.
@@ -208,7 +196,8 @@ export async function uploadSignatures(
       if (keys !== undefined) {
         await announceDeviceChange(tx, ctx, { userId: session.userId, deviceId: targetKey, streamId, keys });
       } else {
-        await announceSigningKeys(tx, ctx, session.userId, await federatedSigningKeys(tx, session.userId));
+        const signingKeys = await federatedSigningKeys(tx, session.userId);
+        await ctx.keyFederation.announceSigningKeys(tx, session.userId, signingKeys);
       }
     }
     for (const targetUser of othersSigned) await markDeviceListChanged(tx, targetUser, session.userId);

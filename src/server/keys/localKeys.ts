@@ -7,20 +7,13 @@ import { canonicalJson } from "../../protocol/canonicalJson.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
 import { badJson } from "../errors.js";
-import { announceDeviceChange } from "../federation/edus/deviceListOutbound.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
-import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
-import { publishedCrossSigningKeys, uploadedSignatures } from "./crossSigning.js";
-import {
-  DEVICE_LIST_RETENTION,
-  DEVICE_LIST_STREAM_TABLES,
-  DEVICE_LIST_TABLES,
-  markDeviceListChanged,
-  wakeForDeviceListChange,
-} from "./deviceLists.js";
+import type { Queryable, WriteTransaction } from "../storage/database.js";
+import { publishedCrossSigningKeys } from "./crossSigning.js";
+import { announceDeviceChange, markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import { checkDeviceKeys, splitKeyId } from "./deviceKeysCheck.js";
-import { signedPartJson, withSignatures, type SignatureRow } from "./keyJson.js";
+import { signedPartJson, withSignatures } from "./keyJson.js";
 import {
   MlsCheckError,
   checkKeyPackage,
@@ -29,63 +22,27 @@ import {
   invalidMlsKey,
   parseMlsAlgorithm,
 } from "./keyPackages.js";
-import type { Session } from "../services/sessions.js";
-import { deleteDeviceInbox } from "../services/toDevice.js";
+import {
+  claimOne,
+  deleteDeviceKeyRows,
+  deleteSignaturesOn,
+  deviceKeyJson,
+  deviceKeysWithNames,
+  insertOneTimeKey,
+  oneTimeKeyCounts,
+  oneTimeKeyJson,
+  storeDeviceKeys,
+  storeFallbackKey,
+  uploadedSignatures,
+  type SignatureRow,
+  type StoredKey,
+} from "./keyStore.js";
 
-export const keysMigrations: Migrations = {
-  component: "keys",
-  versions: [
-    [
-      `CREATE TABLE e2e_device_keys (
-        user_id TEXT NOT NULL,
-        device_id TEXT NOT NULL,
-        key_json TEXT NOT NULL,
-        PRIMARY KEY (user_id, device_id)
-      )`,
-      // uploaded: the stream position of the upload, so keys are claimed in upload order.
-      `CREATE TABLE e2e_one_time_keys (
-        user_id TEXT NOT NULL,
-        device_id TEXT NOT NULL,
-        algorithm TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        key_json TEXT NOT NULL,
-        uploaded BIGINT NOT NULL,
-        PRIMARY KEY (user_id, device_id, algorithm, key_id)
-      )`,
-      "CREATE INDEX e2e_one_time_keys_order ON e2e_one_time_keys (user_id, device_id, algorithm, uploaded)",
-      `CREATE TABLE e2e_fallback_keys (
-        user_id TEXT NOT NULL,
-        device_id TEXT NOT NULL,
-        algorithm TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        key_json TEXT NOT NULL,
-        used INTEGER NOT NULL,
-        PRIMARY KEY (user_id, device_id, algorithm)
-      )`,
-      // usage: master, self_signing or user_signing; public_key: unpadded base64 Ed25519 key.
-      `CREATE TABLE e2e_cross_signing_keys (
-        user_id TEXT NOT NULL,
-        usage TEXT NOT NULL,
-        public_key TEXT NOT NULL,
-        key_json TEXT NOT NULL,
-        PRIMARY KEY (user_id, usage)
-      )`,
-      // Signatures uploaded through /keys/signatures/upload; target_key is a device ID or a
-      // cross-signing public key of target_user_id.
-      `CREATE TABLE e2e_signatures (
-        target_user_id TEXT NOT NULL,
-        target_key TEXT NOT NULL,
-        signer_user_id TEXT NOT NULL,
-        signer_key_id TEXT NOT NULL,
-        signature TEXT NOT NULL,
-        PRIMARY KEY (target_user_id, target_key, signer_user_id, signer_key_id)
-      )`,
-      ...DEVICE_LIST_TABLES,
-    ],
-    [...DEVICE_LIST_STREAM_TABLES],
-    [...DEVICE_LIST_RETENTION],
-  ],
-};
+/** The device whose keys are uploaded (the request's session). */
+export interface KeyOwner {
+  readonly userId: string;
+  readonly deviceId: string;
+}
 
 function isLocalUser(ctx: ServerContext, userId: string): boolean {
   return userIdServerName(userId) === ctx.config.serverName;
@@ -94,21 +51,21 @@ function isLocalUser(ctx: ServerContext, userId: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Upload
 
-interface UploadedKey {
-  readonly algorithm: string;
-  readonly keyId: string;
-  readonly json: string;
+/** POST /keys/upload as read at the edge: each part absent or an object. */
+export interface KeysUpload {
+  readonly deviceKeys?: JsonObject | undefined;
+  readonly oneTimeKeys?: JsonObject | undefined;
+  readonly fallbackKeys?: JsonObject | undefined;
 }
 
 async function checkKeyMap(
-  map: unknown,
+  map: JsonObject | undefined,
   field: string,
-  session: Session,
+  session: KeyOwner,
   now: number,
-): Promise<UploadedKey[]> {
-  if (map === undefined || map === null) return [];
-  if (!isJsonObject(map)) throw badJson(`${field} must be an object`);
-  const keys: UploadedKey[] = [];
+): Promise<StoredKey[]> {
+  if (map === undefined) return [];
+  const keys: StoredKey[] = [];
   for (const [fullId, value] of Object.entries(map)) {
     const [algorithm, keyId] = splitKeyId(fullId);
     if (hasMlsPrefix(algorithm)) {
@@ -139,16 +96,16 @@ async function checkKeyMap(
  */
 export async function uploadKeys(
   ctx: ServerContext,
-  session: Session,
-  body: JsonObject,
+  session: KeyOwner,
+  upload: KeysUpload,
 ): Promise<Record<string, number>> {
   const now = ctx.clock.now();
   const deviceKeys =
-    body.device_keys === undefined || body.device_keys === null
+    upload.deviceKeys === undefined
       ? undefined
-      : checkDeviceKeys(ctx.crypto, session.userId, session.deviceId, body.device_keys);
-  const oneTimeKeys = await checkKeyMap(body.one_time_keys, "one_time_keys", session, now);
-  const fallbackKeys = await checkKeyMap(body.fallback_keys, "fallback_keys", session, now);
+      : checkDeviceKeys(ctx.crypto, session.userId, session.deviceId, upload.deviceKeys);
+  const oneTimeKeys = await checkKeyMap(upload.oneTimeKeys, "one_time_keys", session, now);
+  const fallbackKeys = await checkKeyMap(upload.fallbackKeys, "fallback_keys", session, now);
   const fallbackAlgorithms = new Set(fallbackKeys.map((key) => key.algorithm));
   if (fallbackAlgorithms.size !== fallbackKeys.length)
     throw badJson("fallback_keys holds two keys of one algorithm");
@@ -158,24 +115,13 @@ export async function uploadKeys(
     let changed = false;
     if (deviceKeys !== undefined) {
       const json = canonicalJson(deviceKeys);
-      const old = await tx.get<{ key_json: string }>(
-        "SELECT key_json FROM e2e_device_keys WHERE user_id = ? AND device_id = ?",
-        [userId, deviceId],
-      );
-      if (old === undefined || canonicalJson(JSON.parse(old.key_json)) !== json) {
-        await tx.run(
-          `INSERT INTO e2e_device_keys (user_id, device_id, key_json) VALUES (?, ?, ?)
-           ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json`,
-          [userId, deviceId, json],
-        );
+      const old = await deviceKeyJson(tx, userId, deviceId);
+      if (old === undefined || canonicalJson(JSON.parse(old)) !== json) {
+        await storeDeviceKeys(tx, userId, deviceId, json);
         // Signatures by others covered the old keys; they cannot cover changed ones.
-        const oldSigned =
-          old === undefined ? undefined : signedPartJson(JSON.parse(old.key_json) as JsonObject, "");
+        const oldSigned = old === undefined ? undefined : signedPartJson(JSON.parse(old) as JsonObject, "");
         if (oldSigned !== signedPartJson(deviceKeys, "device_keys")) {
-          await tx.run("DELETE FROM e2e_signatures WHERE target_user_id = ? AND target_key = ?", [
-            userId,
-            deviceId,
-          ]);
+          await deleteSignaturesOn(tx, userId, deviceId);
         }
         const streamId = await markDeviceListChanged(tx, userId);
         const keys = await federatedDeviceKeys(tx, userId, deviceId);
@@ -186,83 +132,19 @@ export async function uploadKeys(
     if (oneTimeKeys.length > 0) {
       const uploaded = tx.nextStreamPosition();
       for (const key of oneTimeKeys) {
-        const old = await tx.get<{ key_json: string }>(
-          "SELECT key_json FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? AND key_id = ?",
-          [userId, deviceId, key.algorithm, key.keyId],
-        );
+        const old = await oneTimeKeyJson(tx, userId, deviceId, key.algorithm, key.keyId);
         if (old !== undefined) {
-          if (old.key_json === key.json) continue;
+          if (old === key.json) continue;
           throw badJson(`One-time key ${key.algorithm}:${key.keyId} already exists with other content`);
         }
-        await tx.run(
-          "INSERT INTO e2e_one_time_keys (user_id, device_id, algorithm, key_id, key_json, uploaded) VALUES (?, ?, ?, ?, ?, ?)",
-          [userId, deviceId, key.algorithm, key.keyId, key.json, uploaded],
-        );
+        await insertOneTimeKey(tx, userId, deviceId, key, uploaded);
       }
     }
-    for (const key of fallbackKeys) {
-      // Re-uploading the current fallback key keeps its used flag; any other key replaces it.
-      await tx.run(
-        `INSERT INTO e2e_fallback_keys (user_id, device_id, algorithm, key_id, key_json, used) VALUES (?, ?, ?, ?, ?, 0)
-         ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET key_id = excluded.key_id,
-           key_json = excluded.key_json, used = 0
-         WHERE e2e_fallback_keys.key_id <> excluded.key_id OR e2e_fallback_keys.key_json <> excluded.key_json`,
-        [userId, deviceId, key.algorithm, key.keyId, key.json],
-      );
-    }
+    for (const key of fallbackKeys) await storeFallbackKey(tx, userId, deviceId, key);
     return { counts: await oneTimeKeyCounts(tx, userId, deviceId), changed };
   });
   if (changed) await wakeForDeviceListChange(ctx, userId);
   return counts;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Counts and lists of a device's own keys
-
-/** Unclaimed one-time keys per algorithm (`device_one_time_keys_count`). */
-export async function oneTimeKeyCounts(
-  q: Queryable,
-  userId: string,
-  deviceId: string,
-): Promise<Record<string, number>> {
-  const rows = await q.all<{ algorithm: string; n: number | string }>(
-    "SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm",
-    [userId, deviceId],
-  );
-  return Object.fromEntries(rows.map((row) => [row.algorithm, Number(row.n)]));
-}
-
-/** Algorithms whose fallback key has not been handed out (`device_unused_fallback_key_types`). */
-export async function unusedFallbackKeyTypes(
-  q: Queryable,
-  userId: string,
-  deviceId: string,
-): Promise<string[]> {
-  const rows = await q.all<{ algorithm: string }>(
-    "SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm",
-    [userId, deviceId],
-  );
-  return rows.map((row) => row.algorithm);
-}
-
-/** GET /keys/list (section 9): the full IDs of the device's stored one-time and fallback keys. */
-export async function listKeys(
-  q: Queryable,
-  userId: string,
-  deviceId: string,
-): Promise<{ one_time_keys: string[]; fallback_keys: string[] }> {
-  const oneTime = await q.all<{ algorithm: string; key_id: string }>(
-    `SELECT algorithm, key_id FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ?
-     ORDER BY uploaded, algorithm, key_id`,
-    [userId, deviceId],
-  );
-  const fallback = await q.all<{ algorithm: string; key_id: string }>(
-    "SELECT algorithm, key_id FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? ORDER BY algorithm",
-    [userId, deviceId],
-  );
-  const ids = (rows: { algorithm: string; key_id: string }[]) =>
-    rows.map((r) => `${r.algorithm}:${r.key_id}`);
-  return { one_time_keys: ids(oneTime), fallback_keys: ids(fallback) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,46 +179,6 @@ export async function claimLocalKeys(
   });
 }
 
-interface KeyRow {
-  algorithm: string;
-  key_id: string;
-  key_json: string;
-}
-
-async function claimOne(
-  tx: WriteTransaction,
-  userId: string,
-  deviceId: string,
-  algorithms: string[],
-): Promise<KeyRow | undefined> {
-  const marks = algorithms.map(() => "?").join(", ");
-  const oneTime = await tx.get<KeyRow>(
-    `SELECT algorithm, key_id, key_json FROM e2e_one_time_keys
-     WHERE user_id = ? AND device_id = ? AND algorithm IN (${marks})
-     ORDER BY uploaded, algorithm, key_id LIMIT 1`,
-    [userId, deviceId, ...algorithms],
-  );
-  if (oneTime !== undefined) {
-    await tx.run(
-      "DELETE FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? AND key_id = ?",
-      [userId, deviceId, oneTime.algorithm, oneTime.key_id],
-    );
-    return oneTime;
-  }
-  const fallback = await tx.get<KeyRow>(
-    `SELECT algorithm, key_id, key_json FROM e2e_fallback_keys
-     WHERE user_id = ? AND device_id = ? AND algorithm IN (${marks}) ORDER BY algorithm LIMIT 1`,
-    [userId, deviceId, ...algorithms],
-  );
-  if (fallback !== undefined) {
-    await tx.run(
-      "UPDATE e2e_fallback_keys SET used = 1 WHERE user_id = ? AND device_id = ? AND algorithm = ?",
-      [userId, deviceId, fallback.algorithm],
-    );
-  }
-  return fallback;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Query
 
@@ -353,12 +195,7 @@ export async function publishedDevices(
   userId: string,
   signatures: readonly SignatureRow[],
 ): Promise<PublishedDevice[]> {
-  const rows = await q.all<{ device_id: string; key_json: string; display_name: string | null }>(
-    `SELECT k.device_id, k.key_json, d.display_name FROM e2e_device_keys k
-     LEFT JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id
-     WHERE k.user_id = ? ORDER BY k.device_id`,
-    [userId],
-  );
+  const rows = await deviceKeysWithNames(q, userId);
   const byOwner = (deviceId: string) =>
     signatures.filter((s) => s.target_key === deviceId && s.signer_user_id === userId);
   return rows.map((row) => ({
@@ -438,10 +275,9 @@ export async function queryLocalKeys(
 // Device deletion
 
 /**
- * Removes everything keyed to a deleted device (its keys, signatures on it, its to-device
- * inbox) inside the caller's write job, and marks the user's device list changed. With `ctx`,
- * the deletion is also announced to the servers sharing a room with the user. After the commit,
- * call wakeForDeviceListChange(ctx, userId).
+ * Removes everything keyed to a deleted device (its keys, signatures on it) inside the caller's
+ * write job, and marks the user's device list changed; the deletion is also announced to the
+ * servers sharing a room with the user. After the commit, call wakeForDeviceListChange(ctx, userId).
  */
 export async function deleteDeviceKeys(
   tx: WriteTransaction,
@@ -449,16 +285,7 @@ export async function deleteDeviceKeys(
   deviceId: string,
   ctx: ServerContext,
 ): Promise<void> {
-  const had = await tx.get<{ found: number }>(
-    "SELECT 1 AS found FROM e2e_device_keys WHERE user_id = ? AND device_id = ?",
-    [userId, deviceId],
-  );
-  for (const table of ["e2e_device_keys", "e2e_one_time_keys", "e2e_fallback_keys"]) {
-    await tx.run(`DELETE FROM ${table} WHERE user_id = ? AND device_id = ?`, [userId, deviceId]);
-  }
-  await tx.run("DELETE FROM e2e_signatures WHERE target_user_id = ? AND target_key = ?", [userId, deviceId]);
-  await deleteDeviceInbox(tx, userId, deviceId);
-  if (had === undefined) return;
+  if (!(await deleteDeviceKeyRows(tx, userId, deviceId))) return;
   const streamId = await markDeviceListChanged(tx, userId);
   await announceDeviceChange(tx, ctx, { userId, deviceId, streamId, deleted: true });
 }

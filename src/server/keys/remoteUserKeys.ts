@@ -14,25 +14,13 @@ import type { ServerContext } from "../context.js";
 import { MatrixError } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
-import {
-  checkCrossSigningKey,
-  signedByMaster,
-  uploadedSignatures,
-  type CrossSigningKey,
-} from "./crossSigning.js";
-import { withSignatures } from "./keyJson.js";
+import { checkCrossSigningKey, signedByMaster, type CrossSigningKey } from "./crossSigning.js";
 import { checkDeviceKeys, splitKeyId } from "./deviceKeysCheck.js";
-import {
-  MlsCheckError,
-  checkKeyPackage,
-  claimableAlgorithms,
-  parseMlsAlgorithm,
-} from "./keyPackages.js";
+import { KeyServerError } from "./keyFederation.js";
+import { withSignatures } from "./keyJson.js";
+import { MlsCheckError, checkKeyPackage, claimableAlgorithms, parseMlsAlgorithm } from "./keyPackages.js";
+import { uploadedSignatures } from "./keyStore.js";
 import { claimLocalKeys, queryLocalKeys, type ClaimedKeys, type QueryResult } from "./localKeys.js";
-import { FederationRequestError } from "../federation/types.js";
-
-export const USER_KEYS_QUERY_PATH = "/_matrix/federation/v1/user/keys/query";
-export const USER_KEYS_CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim";
 
 /** The client-server spec's default `timeout` of /keys/query and /keys/claim. */
 export const DEFAULT_KEYS_TIMEOUT_MS = 10_000;
@@ -67,7 +55,7 @@ function remoteByServer<T>(ctx: ServerContext, wanted: Record<string, T>): Map<s
 async function ask(
   ctx: ServerContext,
   server: string,
-  path: string,
+  request: "query" | "claim",
   body: JsonObject,
   timeoutMs: number,
 ): Promise<JsonObject> {
@@ -76,16 +64,16 @@ async function ask(
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       abort.abort();
-      reject(new FederationRequestError(server, 0, "M_UNKNOWN", `no answer within ${timeoutMs} ms`));
+      reject(new KeyServerError(0, "M_UNKNOWN", `${server}: M_UNKNOWN: no answer within ${timeoutMs} ms`));
     }, timeoutMs);
   });
   try {
     const answer = await Promise.race([
-      ctx.federation.client.request<unknown>(server, "POST", path, { body, timeoutMs, signal: abort.signal }),
+      ctx.keyFederation.requestUserKeys(server, request, body, { timeoutMs, signal: abort.signal }),
       timeout,
     ]);
     if (!isJsonObject(answer))
-      throw new FederationRequestError(server, 0, "M_BAD_JSON", "answer is not an object");
+      throw new KeyServerError(0, "M_BAD_JSON", `${server}: M_BAD_JSON: answer is not an object`);
     return answer;
   } finally {
     clearTimeout(timer);
@@ -93,7 +81,7 @@ async function ask(
 }
 
 function failureOf(server: string, error: unknown): KeyFailures[string] {
-  if (error instanceof FederationRequestError) {
+  if (error instanceof KeyServerError) {
     return { status: error.status, errcode: error.errcode, error: error.message };
   }
   return { status: 0, errcode: "M_UNKNOWN", error: `${server}: ${(error as Error).message}` };
@@ -103,17 +91,17 @@ function failureOf(server: string, error: unknown): KeyFailures[string] {
 async function askEach<T>(
   ctx: ServerContext,
   remote: Map<string, Record<string, T>>,
-  request: (users: Record<string, T>) => { path: string; body: JsonObject },
+  request: (users: Record<string, T>) => { request: "query" | "claim"; body: JsonObject },
   timeoutMs: number,
   use: (server: string, users: Record<string, T>, answer: JsonObject) => Promise<void>,
 ): Promise<KeyFailures> {
   const failures: KeyFailures = keyedRecord();
   await Promise.all(
     [...remote].map(async ([server, users]) => {
-      const { path, body } = request(users);
+      const { request: kind, body } = request(users);
       let answer: JsonObject;
       try {
-        answer = await ask(ctx, server, path, body, timeoutMs);
+        answer = await ask(ctx, server, kind, body, timeoutMs);
       } catch (error) {
         ctx.log.warn({ server, err: error }, "keys request to another server failed");
         failures[server] = failureOf(server, error);
@@ -210,7 +198,7 @@ export async function queryKeys(
   const failures = await askEach(
     ctx,
     remoteByServer(ctx, wanted),
-    (users) => ({ path: USER_KEYS_QUERY_PATH, body: { device_keys: users } }),
+    (users) => ({ request: "query", body: { device_keys: users } }),
     timeoutMs,
     async (server, users, answer) => takeQueryAnswer(ctx, requester, server, users, answer, result),
   );
@@ -280,7 +268,7 @@ export async function claimKeys(
   const failures = await askEach(
     ctx,
     remoteByServer(ctx, wanted),
-    (users) => ({ path: USER_KEYS_CLAIM_PATH, body: { one_time_keys: users } }),
+    (users) => ({ request: "claim", body: { one_time_keys: users } }),
     timeoutMs,
     (server, users, answer) => takeClaimAnswer(ctx, server, users, answer, claimed),
   );

@@ -8,6 +8,7 @@ import { wakeForDeviceListChange } from "../keys/deviceLists.js";
 import { deleteDeviceKeys } from "../keys/localKeys.js";
 import { deleteDeviceTxns } from "./roomStore.js";
 import type { Session } from "./sessions.js";
+import { deleteDeviceInbox } from "./toDevice.js";
 
 /** A device as GET /devices shows it. */
 export interface Device {
@@ -151,6 +152,7 @@ export async function removeDevices(
     await ctx.sessions.revokeDevice(tx, userId, deviceId);
     // Servers sharing a room with the user hear of the deletion (m.device_list_update).
     await deleteDeviceKeys(tx, userId, deviceId, ctx);
+    await deleteDeviceInbox(tx, userId, deviceId);
     await deleteDeviceTxns(tx, userId, deviceId);
     await tx.run("DELETE FROM devices WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
     deleted += 1;

@@ -7,7 +7,7 @@
 // another next_batch, and a sync with since = upto resumes right after the last message given.
 import type { ServerContext } from "../context.js";
 import { changedUsers } from "../keys/deviceLists.js";
-import { oneTimeKeyCounts, unusedFallbackKeyTypes } from "../keys/localKeys.js";
+import { oneTimeKeyCounts, unusedFallbackKeyTypes } from "../keys/keyStore.js";
 import { deleteDelivered, deliveredThrough, hasDelivered, readInbox, recordCursor } from "./toDevice.js";
 
 export const TO_DEVICE_LIMIT = 100;

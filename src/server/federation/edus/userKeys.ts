@@ -1,19 +1,21 @@
 // What this server tells other servers about its users' keys (server-server spec, "End-to-End
 // Encryption"): POST /user/keys/query, POST /user/keys/claim (section 9: one key package per
 // device, deleted when claimed, then the fallback; D17: either prefix), GET /user/devices. Only
-// local users are answered; the same code answers local clients (services/keys.ts). Any server
+// local users are answered; the same code answers local clients (keys/localKeys.ts). Any server
 // may ask: an inviter's server claims key packages before the invitee's server takes part.
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { invalidParam } from "../../errors.js";
-import { bodyObject } from "../../json.js";
-import { federatedSigningKeys, uploadedSignatures } from "../../keys/crossSigning.js";
+import { bodyObject, isJsonObject } from "../../json.js";
+import { federatedSigningKeys } from "../../keys/crossSigning.js";
 import { deviceListStreamId } from "../../keys/deviceLists.js";
 import { claimRequest, queryRequest } from "../../keys/keyRequests.js";
+import { uploadedSignatures } from "../../keys/keyStore.js";
 import { claimLocalKeys, publishedDevices, queryLocalKeys } from "../../keys/localKeys.js";
 import type { FederationRouter } from "../types.js";
-import { USER_KEYS_CLAIM_PATH, USER_KEYS_QUERY_PATH } from "../../keys/remoteUserKeys.js";
 
+export const USER_KEYS_QUERY_PATH = "/_matrix/federation/v1/user/keys/query";
+export const USER_KEYS_CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim";
 export const USER_DEVICES_PATH = "/_matrix/federation/v1/user/devices";
 
 export function userKeysRoutes(ctx: ServerContext) {
@@ -29,7 +31,8 @@ export function userKeysRoutes(ctx: ServerContext) {
     });
 
     router("GET", `${USER_DEVICES_PATH}/:userId`, async (request) => {
-      const { userId } = request.params as { userId: string };
+      const userId = isJsonObject(request.params) ? request.params.userId : undefined;
+      if (typeof userId !== "string") throw invalidParam("The path needs a user ID");
       if (userIdServerName(userId) !== ctx.config.serverName) {
         throw invalidParam(`${userId} is not a user of ${ctx.config.serverName}`);
       }
