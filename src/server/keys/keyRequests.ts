@@ -2,14 +2,24 @@
 // and other servers (/user/keys/query, /user/keys/claim): M_MISSING_PARAM or M_BAD_JSON when wrong.
 import { badJson, missingParam } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
+import { keyedRecord } from "../keyedRecord.js";
 
 /** A required object field whose values are all `check`ed; M_BAD_JSON naming `what` otherwise. */
-function mapOf<T>(body: JsonObject, field: string, check: (value: unknown) => value is T, what: string) {
+function mapOf<T>(
+  body: JsonObject,
+  field: string,
+  check: (value: unknown) => value is T,
+  what: string,
+): Record<string, T> {
   const value = body[field];
   if (value === undefined || value === null) throw missingParam(field);
-  if (!isJsonObject(value) || !Object.values(value).every(check))
-    throw badJson(`${field} must map user IDs to ${what}`);
-  return value as Record<string, T>;
+  if (!isJsonObject(value)) throw badJson(`${field} must map user IDs to ${what}`);
+  const map: Record<string, T> = keyedRecord();
+  for (const [userId, entry] of Object.entries(value)) {
+    if (!check(entry)) throw badJson(`${field} must map user IDs to ${what}`);
+    map[userId] = entry;
+  }
+  return map;
 }
 
 const isStringList = (value: unknown): value is string[] =>

@@ -1,7 +1,8 @@
 // End-to-end keys: device keys, one-time keys and fallback keys (MLS key packages among them,
 // section 9), for local devices: uploaded, counted, claimed, queried, deleted with their device.
 // The same claim and query serve local clients and other servers (federation/edus/userKeys.ts).
-// Cross-signing keys are in crossSigning.ts, uploaded signatures in keySignatures.ts.
+// Cross-signing keys are in crossSigning.ts, uploaded signatures in keySignatures.ts, their rows
+// in keyStore.ts.
 import { encodeBase64Url } from "../../protocol/base64.js";
 import { canonicalJson } from "../../protocol/canonicalJson.js";
 import { userIdServerName } from "../../protocol/identifiers.js";

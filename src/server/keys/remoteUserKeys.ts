@@ -7,7 +7,8 @@
 // a claimed key must be of the asked algorithm (D17), an MLS one a valid D20 key package of that
 // device. Keys of other servers' users are not cached: a server does not know which remote users
 // share a room with its own (section 7), so it could not tell whether it will hear of their
-// changes; every query is forwarded.
+// changes; every query is forwarded. Other servers are asked through ctx.keyFederation
+// (keyFederation.ts), which reports a refusal as KeyServerError.
 import { encodeBase64Url } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";

@@ -104,7 +104,7 @@ describe.each(BACKENDS)("keys of users on other servers on %s", (backend) => {
       const { user: bob, device } = await newUser(two);
       const keys = await crossSign(two, bob);
       const reply = await call(one, alice, "POST", "/keys/query", { device_keys: { [bob.userId]: [] } });
-      // Other servers get no device display names (services/keys.ts).
+      // Other servers get no device display names (keys/localKeys.ts).
       expect(reply.body).toEqual({
         failures: {},
         device_keys: { [bob.userId]: { [bob.deviceId]: { ...deviceKeys(device), unsigned: {} } } },
