@@ -1,10 +1,11 @@
 // End-to-end key endpoints (client-server spec v1.11, "End-to-end encryption" and "Cross-signing"),
 // with MLS key packages as one-time and fallback keys (section 9) and GET /keys/list.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
 import { invalidParam, missingParam } from "../errors.js";
 import { requireSession } from "../http/auth.js";
+import { answeringKeyErrors } from "../http/keyErrors.js";
 import { bodyObject, isJsonObject, optionalObject, type JsonObject } from "../json.js";
 import {
   CROSS_SIGNING_USAGES,
@@ -77,33 +78,41 @@ function crossSigningUploadBody(body: JsonObject): CrossSigningUploadBody {
   return keys;
 }
 
+type KeyRoute = (request: FastifyRequest) => Promise<unknown>;
+
 function routes(api: FastifyInstance, ctx: ServerContext): void {
-  api.post("/keys/upload", async (request) => {
+  // Every handler answers the keys domain's refusals (KeyError) as Matrix errors.
+  const post = (path: string, handler: KeyRoute) =>
+    api.post(path, (request) => answeringKeyErrors(() => handler(request)));
+  const get = (path: string, handler: KeyRoute) =>
+    api.get(path, (request) => answeringKeyErrors(() => handler(request)));
+
+  post("/keys/upload", async (request) => {
     const session = await requireSession(ctx, request);
     const counts = await uploadKeys(ctx, session, keysUpload(bodyObject(request.body)));
     return { one_time_key_counts: counts };
   });
 
   // Section 9: the caller's device's own stored key IDs, `<algorithm>:<key_id>`, oldest first.
-  api.get("/keys/list", async (request) => {
+  get("/keys/list", async (request) => {
     const { userId, deviceId } = await requireSession(ctx, request);
     return listKeys(ctx.db, userId, deviceId);
   });
 
   // Users of other servers are asked through federation (keys/remoteUserKeys.ts).
-  api.post("/keys/query", async (request) => {
+  post("/keys/query", async (request) => {
     const { userId } = await requireSession(ctx, request);
     const body = bodyObject(request.body);
     return queryKeys(ctx, userId, queryRequest(body), keysTimeout(body.timeout));
   });
 
-  api.post("/keys/claim", async (request) => {
+  post("/keys/claim", async (request) => {
     await requireSession(ctx, request);
     const body = bodyObject(request.body);
     return claimKeys(ctx, claimRequest(body), keysTimeout(body.timeout));
   });
 
-  api.get("/keys/changes", async (request) => {
+  get("/keys/changes", async (request) => {
     const { userId } = await requireSession(ctx, request);
     const from = queryParam(request.query, "from");
     const to = queryParam(request.query, "to");
@@ -112,7 +121,7 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
     return { changed: await changedUsers(ctx.db, userId, parseToken(from), parseToken(to)), left: [] };
   });
 
-  api.post("/keys/device_signing/upload", async (request) => {
+  post("/keys/device_signing/upload", async (request) => {
     const session = await requireSession(ctx, request);
     const body = bodyObject(request.body);
     const auth = optionalObject(body, "auth");
@@ -124,7 +133,7 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
     return {};
   });
 
-  api.post("/keys/signatures/upload", async (request) => {
+  post("/keys/signatures/upload", async (request) => {
     const session = await requireSession(ctx, request);
     return { failures: await uploadSignatures(ctx, session, bodyObject(request.body)) };
   });

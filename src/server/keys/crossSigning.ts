@@ -4,7 +4,7 @@
 import { canonicalJson } from "../../protocol/canonicalJson.js";
 import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import type { ServerContext } from "../context.js";
-import { MatrixError, badJson, forbidden, invalidParam, missingParam } from "../errors.js";
+import { badJson, forbidden, invalidParam, invalidSignature, missingParam } from "./keyErrors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import type { Queryable } from "../storage/database.js";
 import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
@@ -88,7 +88,7 @@ export async function federatedSigningKeys(
 
 /**
  * Checks one cross-signing key's shape: its owner, usage and single Ed25519 key. Throws
- * MatrixError (M_BAD_JSON, M_INVALID_PARAM) naming `${usage}_key`.
+ * KeyError (M_BAD_JSON, M_INVALID_PARAM) naming `${usage}_key`.
  */
 export function checkCrossSigningKey(
   userId: string,
@@ -159,7 +159,7 @@ export async function checkCrossSigningUpload(
     if (key === undefined) continue;
     if (master === undefined) throw missingParam("master_key");
     if (!signedByMaster(ctx.crypto, userId, key, master)) {
-      throw new MatrixError(400, "M_INVALID_SIGNATURE", `${usage}_key is not signed by the master key`);
+      throw invalidSignature(`${usage}_key is not signed by the master key`);
     }
   }
   const devices = await deviceIdsInUse(ctx.db, userId);

@@ -4,7 +4,7 @@
 import { decodeBase64Lenient } from "../../protocol/base64.js";
 import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import { STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
-import { MatrixError, badJson, invalidParam } from "../errors.js";
+import { badJson, invalidParam, invalidSignature } from "./keyErrors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { isSignatures, isStringMap, signedPartJson, verifies } from "./keyJson.js";
 import { hasMlsPrefix, readBasicCredential, type MlsIdentity } from "./keyPackages.js";
@@ -21,7 +21,7 @@ const MLS_CREDENTIAL_KEYS = [UNSTABLE_NAMES.prefix + "basic", STABLE_NAMES.prefi
 
 /**
  * Checks device keys of `userId`'s device `deviceId`; returns them without `unsigned`. Throws
- * MatrixError: M_INVALID_PARAM for another user or device, M_BAD_JSON for a wrong shape or
+ * KeyError: M_INVALID_PARAM for another user or device, M_BAD_JSON for a wrong shape or
  * credential, M_INVALID_SIGNATURE when the D19 signature is missing or wrong.
  */
 export function checkDeviceKeys(
@@ -60,11 +60,7 @@ export function checkDeviceKeys(
       throw badJson(`device_keys.keys.${keyId}: the credential names another device (section 9)`);
     }
     if (!verifies(crypto, stored, userId, keyId, identity.signatureKey)) {
-      throw new MatrixError(
-        400,
-        "M_INVALID_SIGNATURE",
-        `device_keys lack a valid signature by ${keyId} (D19)`,
-      );
+      throw invalidSignature(`device_keys lack a valid signature by ${keyId} (D19)`);
     }
   }
   return stored;

@@ -4,7 +4,7 @@ import { decodeBase64Unpadded } from "../../protocol/base64.js";
 import { canonicalJson } from "../../protocol/canonicalJson.js";
 import type { ProtocolCrypto } from "../../protocol/crypto.js";
 import { verifyJsonSignature } from "../../protocol/signedJson.js";
-import { badJson } from "../errors.js";
+import { badJson } from "./keyErrors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import type { SignatureRow } from "./keyStore.js";

@@ -18,7 +18,7 @@ import { CredentialError, decodeCredential, decodeIdentity } from "../../protoco
 import { concatBytes, encodeVector } from "../../protocol/tlsVector.js";
 import { Base64Error, decodeBase64Lenient } from "../../protocol/base64.js";
 import { STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
-import { MatrixError } from "../errors.js";
+import { badJson, type KeyError } from "./keyErrors.js";
 import { equalBytes } from "../../protocol/bytes.js";
 
 export interface MlsAlgorithm {
@@ -194,6 +194,6 @@ export async function checkKeyPackage(
 }
 
 /** The M_BAD_JSON refusal for an MLS key that failed its checks; it names the key ID. */
-export function invalidMlsKey(keyId: string, error: MlsCheckError): MatrixError {
-  return new MatrixError(400, "M_BAD_JSON", `Invalid MLS key ${keyId}: ${error.message}`);
+export function invalidMlsKey(keyId: string, error: MlsCheckError): KeyError {
+  return badJson(`Invalid MLS key ${keyId}: ${error.message}`);
 }

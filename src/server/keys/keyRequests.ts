@@ -1,6 +1,6 @@
 // The bodies of key queries and claims, the same for local clients (/keys/query, /keys/claim)
 // and other servers (/user/keys/query, /user/keys/claim): M_MISSING_PARAM or M_BAD_JSON when wrong.
-import { badJson, missingParam } from "../errors.js";
+import { badJson, missingParam } from "./keyErrors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 

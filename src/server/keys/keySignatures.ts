@@ -4,7 +4,6 @@
 import { decodeBase64Lenient } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
-import { MatrixError, badJson } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import {
@@ -15,6 +14,7 @@ import {
 } from "./crossSigning.js";
 import { announceDeviceChange, markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import { ed25519Key, isSignatures, signedPartJson, verifies } from "./keyJson.js";
+import { KeyError, badJson } from "./keyErrors.js";
 import { readBasicCredential } from "./keyPackages.js";
 import type { KeyOwner } from "./localKeys.js";
 import { deviceKeyJson, storeSignature, userDeviceKeyJsons } from "./keyStore.js";
@@ -175,7 +175,7 @@ export async function uploadSignatures(
       try {
         accepted.push(...(await checkSignature(ctx, session.userId, targetUser, targetKey, signed)));
       } catch (error) {
-        if (!(error instanceof SignatureRefusal || error instanceof MatrixError)) throw error;
+        if (!(error instanceof SignatureRefusal || error instanceof KeyError)) throw error;
         failures[targetUser] ??= keyedRecord();
         failures[targetUser][targetKey] = { errcode: error.errcode, error: error.message };
       }

@@ -7,13 +7,13 @@ import { encodeBase64Url } from "../../protocol/base64.js";
 import { canonicalJson } from "../../protocol/canonicalJson.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
-import { badJson } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { publishedCrossSigningKeys } from "./crossSigning.js";
 import { announceDeviceChange, markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import { checkDeviceKeys, splitKeyId } from "./deviceKeysCheck.js";
+import { badJson } from "./keyErrors.js";
 import { signedPartJson, withSignatures } from "./keyJson.js";
 import {
   MlsCheckError,

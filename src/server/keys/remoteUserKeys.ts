@@ -12,11 +12,11 @@
 import { encodeBase64Url } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import type { ServerContext } from "../context.js";
-import { MatrixError } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
 import { keyedRecord } from "../keyedRecord.js";
 import { checkCrossSigningKey, signedByMaster, type CrossSigningKey } from "./crossSigning.js";
 import { checkDeviceKeys, splitKeyId } from "./deviceKeysCheck.js";
+import { KeyError } from "./keyErrors.js";
 import { KeyServerError } from "./keyFederation.js";
 import { withSignatures } from "./keyJson.js";
 import { MlsCheckError, checkKeyPackage, claimableAlgorithms, parseMlsAlgorithm } from "./keyPackages.js";
@@ -130,7 +130,7 @@ function checkedCrossSigningKey(
   try {
     return checkCrossSigningKey(userId, usage, value);
   } catch (error) {
-    if (!(error instanceof MatrixError)) throw error;
+    if (!(error instanceof KeyError)) throw error;
     ctx.log.warn({ server, userId, usage, reason: error.message }, "dropped a remote cross-signing key");
     return undefined;
   }
@@ -163,7 +163,7 @@ async function takeQueryAnswer(
             unsigned: typeof name === "string" ? { device_display_name: name } : {},
           };
         } catch (error) {
-          if (!(error instanceof MatrixError)) throw error;
+          if (!(error instanceof KeyError)) throw error;
           ctx.log.warn({ server, userId, deviceId, reason: error.message }, "dropped remote device keys");
         }
       }
@@ -248,7 +248,7 @@ async function takeClaimAnswer(
           claimed[userId][deviceId] = { [fullId]: key };
           break;
         } catch (error) {
-          if (!(error instanceof MlsCheckError || error instanceof MatrixError)) throw error;
+          if (!(error instanceof MlsCheckError || error instanceof KeyError)) throw error;
           ctx.log.warn(
             { server, userId, deviceId, keyId: fullId, reason: error.message },
             "dropped a remote key",

@@ -6,6 +6,7 @@
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { invalidParam } from "../../errors.js";
+import { answeringKeyErrors } from "../../http/keyErrors.js";
 import { bodyObject, isJsonObject } from "../../json.js";
 import { federatedSigningKeys } from "../../keys/crossSigning.js";
 import { deviceListStreamId } from "../../keys/deviceLists.js";
@@ -21,13 +22,14 @@ export const USER_DEVICES_PATH = "/_matrix/federation/v1/user/devices";
 export function userKeysRoutes(ctx: ServerContext) {
   return (router: FederationRouter): void => {
     router("POST", USER_KEYS_QUERY_PATH, async (request) => {
-      const wanted = queryRequest(bodyObject(request.body));
+      const wanted = await answeringKeyErrors(async () => queryRequest(bodyObject(request.body)));
       const { device_keys, master_keys, self_signing_keys } = await queryLocalKeys(ctx, undefined, wanted);
       return { device_keys, master_keys, self_signing_keys };
     });
 
     router("POST", USER_KEYS_CLAIM_PATH, async (request) => {
-      return { one_time_keys: await claimLocalKeys(ctx, claimRequest(bodyObject(request.body))) };
+      const wanted = await answeringKeyErrors(async () => claimRequest(bodyObject(request.body)));
+      return { one_time_keys: await claimLocalKeys(ctx, wanted) };
     });
 
     router("GET", `${USER_DEVICES_PATH}/:userId`, async (request) => {
