@@ -9,7 +9,14 @@ import { isJsonObject, type JsonObject } from "../json.js";
 import type { Queryable } from "../storage/database.js";
 import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
 import type { PublishedSigningKeys } from "./keyFederation.js";
-import { ed25519Key, isSignatures, isStringMap, signedPartJson, verifies, withSignatures } from "./keyJson.js";
+import {
+  ed25519Key,
+  isSignatures,
+  isStringMap,
+  signedPartJson,
+  verifies,
+  withSignatures,
+} from "./keyJson.js";
 import {
   crossSigningKeyRows,
   deleteSignaturesOn,
@@ -70,10 +77,7 @@ export async function publishedCrossSigningKeys(
 }
 
 /** The master and self-signing keys as other servers see them (m.signing_key_update, /user/devices). */
-export async function federatedSigningKeys(
-  q: Queryable,
-  userId: string,
-): Promise<PublishedSigningKeys> {
+export async function federatedSigningKeys(q: Queryable, userId: string): Promise<PublishedSigningKeys> {
   const keys = await publishedCrossSigningKeys(
     q,
     userId,

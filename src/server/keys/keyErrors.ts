@@ -2,11 +2,7 @@
 // no HTTP status. The edges (api/keys.ts, federation/edus/userKeys.ts) answer it as a Matrix
 // error with its status (http/keyErrors.ts).
 export type KeyErrcode =
-  | "M_BAD_JSON"
-  | "M_INVALID_PARAM"
-  | "M_MISSING_PARAM"
-  | "M_INVALID_SIGNATURE"
-  | "M_FORBIDDEN";
+  "M_BAD_JSON" | "M_INVALID_PARAM" | "M_MISSING_PARAM" | "M_INVALID_SIGNATURE" | "M_FORBIDDEN";
 
 export class KeyError extends Error {
   override readonly name = "KeyError";

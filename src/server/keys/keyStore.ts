@@ -63,7 +63,11 @@ export const keysMigrations: Migrations = {
 // Device keys
 
 /** The stored device keys (canonical JSON) of one device, if it uploaded any. */
-export async function deviceKeyJson(q: Queryable, userId: string, deviceId: string): Promise<string | undefined> {
+export async function deviceKeyJson(
+  q: Queryable,
+  userId: string,
+  deviceId: string,
+): Promise<string | undefined> {
   const row = await q.get<{ key_json: string }>(
     "SELECT key_json FROM e2e_device_keys WHERE user_id = ? AND device_id = ?",
     [userId, deviceId],
@@ -355,6 +359,10 @@ export async function storeSignature(
 }
 
 /** Deletes every signature on a key (device ID or cross-signing public key) of `userId`. */
-export async function deleteSignaturesOn(tx: WriteTransaction, userId: string, targetKey: string): Promise<void> {
+export async function deleteSignaturesOn(
+  tx: WriteTransaction,
+  userId: string,
+  targetKey: string,
+): Promise<void> {
   await tx.run("DELETE FROM e2e_signatures WHERE target_user_id = ? AND target_key = ?", [userId, targetKey]);
 }

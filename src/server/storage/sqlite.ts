@@ -1,6 +1,6 @@
-// SQLite backend (the embedded default): one writer connection, one reader connection, WAL.
+// SQLite backend (the embedded default): one writer connection, one reader connection, WAL (an
+// in-memory database has one connection).
 import BetterSqlite3 from "better-sqlite3";
-import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -75,20 +75,10 @@ function ownerOnly(path: string): void {
 
 const MEMORY = ":memory:";
 
-/**
- * What both connections open. Each plain ":memory:" connection is a database of its own, so an
- * in-memory database is a shared-cache URI instead, under a name no other open database has; it
- * lives until its last connection closes.
- */
-function connectionPath(path: string): string {
-  return path === MEMORY ? `file:myelin-${randomUUID()}?mode=memory&cache=shared` : path;
-}
-
 export async function openSqlite(path: string, components: readonly Migrations[]): Promise<Database> {
   const inMemory = path === MEMORY;
-  const target = connectionPath(path);
   if (!inMemory) ownerOnly(path);
-  const writerConnection = connect(target);
+  const writerConnection = connect(path);
   // Again, now that WAL mode has made the -wal and -shm files.
   if (!inMemory) ownerOnly(path);
   const wal = inMemory ? undefined : walSync(path);
@@ -97,12 +87,15 @@ export async function openSqlite(path: string, components: readonly Migrations[]
     ...(wal ? { sync: wal.sync } : {}),
   };
   await migrate(writer, components);
-  const readerConnection = connect(target);
+  // Each ":memory:" connection is a database of its own, and this SQLite build has no shared
+  // cache (nor URI names): an in-memory database reads through its writer's connection, so its
+  // reads also see the batch being written (it is not durable anyway).
+  const readerConnection = inMemory ? writerConnection : connect(path);
   const reader = queryable(readerConnection);
   const groupCommit = new GroupCommitWriter(writer, await readStreamHead(writer));
   return databaseOver("sqlite", reader, groupCommit, async () => {
     await wal?.close();
-    readerConnection.db.close();
+    if (readerConnection !== writerConnection) readerConnection.db.close();
     writerConnection.db.close();
   });
 }

@@ -1,5 +1,6 @@
 // openSqlite(":memory:") opens a writer and a reader connection: both must be one database, or
 // every read fails with "no such table" (each plain ":memory:" connection is a database of its own).
+import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Database, Migrations } from "../../../src/server/storage/database.js";
 import { openSqlite } from "../../../src/server/storage/sqlite.js";
@@ -33,5 +34,12 @@ describe('openSqlite(":memory:")', () => {
     const second = await memory();
     await first.write((tx) => tx.run("INSERT INTO notes (id, text) VALUES (?, ?)", [1, "first"]));
     expect(await second.all("SELECT id FROM notes")).toEqual([]);
+  });
+
+  it("writes no file: the database stays in memory", async () => {
+    const before = new Set(readdirSync("."));
+    const db = await memory();
+    await db.write((tx) => tx.run("INSERT INTO notes (id, text) VALUES (?, ?)", [1, "kept in memory"]));
+    expect(readdirSync(".").filter((name) => !before.has(name) && name.includes("memory"))).toEqual([]);
   });
 });
