@@ -8,7 +8,6 @@ import {
 } from "../protocol/federationObject.js";
 import {
   CREATE_EVENT_TYPE,
-  CURRENT_COMMIT_SYNC_FIELD,
   DEFAULT_ROOM_VERSION,
   defaultAlgorithm,
   namesForRoomVersion,
@@ -64,7 +63,9 @@ import { sendDeliveries } from "./rooms/deliveries.js";
 import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
 import { SerialQueue } from "./serialQueue.js";
 import type { ClientStore } from "./store/clientStore.js";
-import { SYNC_FILTER, type SyncResponse } from "./sync/syncResponse.js";
+import { decodeKeysUpload } from "./wire/keys.js";
+import { decodeDevices, decodeEventId, decodeRoomId, ignoreBody } from "./wire/replies.js";
+import { decodeSyncResponse, SYNC_FILTER } from "./wire/sync.js";
 import { equalBytes } from "../protocol/bytes.js";
 
 export { MyelinError, NotLoggedInError } from "./errors.js";
@@ -134,6 +135,7 @@ export class MyelinClient {
       serverName: serverOf(this.userId),
       emit,
       newId: randomId,
+      now: this.now,
       nextSync,
       ensureFederation: (room) => ensureFederation(this.http, room),
     });
@@ -224,14 +226,8 @@ export class MyelinClient {
     });
     const client = new MyelinClient(session, data, setup.signatureKeyPair, options);
     // Others can add this device as soon as it exists (section 9: key packages on the server).
-    const counts = await http.request<{ one_time_key_counts?: Record<string, number> }>(
-      "POST",
-      "/keys/upload",
-      {
-        body: {},
-      },
-    );
-    await client.pool.topUp(counts.one_time_key_counts, undefined);
+    const counts = await http.request("POST", "/keys/upload", decodeKeysUpload, { body: {} });
+    await client.pool.topUp(counts, undefined);
     return client;
   }
 
@@ -307,7 +303,7 @@ export class MyelinClient {
 
   private async syncPass(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const since = await this.data.syncToken();
-    const sync = await this.http.request<SyncResponse>("GET", "/sync", {
+    const sync = await this.http.request("GET", "/sync", decodeSyncResponse, {
       query: { since, timeout: since === undefined ? 0 : timeoutMs, filter: SYNC_FILTER },
       ...(signal ? { signal } : {}),
     });
@@ -326,10 +322,10 @@ export class MyelinClient {
         );
       }
     }
-    for (const [roomId, invite] of Object.entries(sync.rooms?.invite ?? {})) {
+    for (const [roomId, invite] of sync.rooms?.invite ?? []) {
       await this.queue.run(roomId, () => this.noteInvite(roomId, invite.invite_state?.events ?? []));
     }
-    for (const [roomId, joined] of Object.entries(sync.rooms?.join ?? {})) {
+    for (const [roomId, joined] of sync.rooms?.join ?? []) {
       await this.queue.run(roomId, async () => {
         const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
         room.membership = "joined";
@@ -344,11 +340,11 @@ export class MyelinClient {
           ? await fillGap(this.http, room, joined.timeline.prev_batch)
           : [];
         await this.roomEvents.process(room, [...gap, ...timeline]);
-        await this.rewelcome.check(room, joined[CURRENT_COMMIT_SYNC_FIELD]);
+        await this.rewelcome.check(room, joined.currentCommit);
         await this.data.saveRoom(room);
       });
     }
-    for (const roomId of Object.keys(sync.rooms?.leave ?? {})) {
+    for (const roomId of sync.rooms?.leave?.keys() ?? []) {
       await this.queue.run(roomId, async () => {
         const room = this.data.rooms.get(roomId);
         if (!room) return;
@@ -487,7 +483,7 @@ export class MyelinClient {
     } = {},
   ): Promise<string> {
     const server = serverOf(this.userId);
-    const { room_id: roomId } = await this.http.request<{ room_id: string }>("POST", "/createRoom", {
+    const roomId = await this.http.request("POST", "/createRoom", decodeRoomId, {
       body: { room_version: DEFAULT_ROOM_VERSION },
     });
     const pair = await loadSignatureKeyPair(this.data.store, this.userId, this.deviceId);
@@ -537,15 +533,15 @@ export class MyelinClient {
 
   /** Joins a room we were invited to; the Welcome may come before or after (it is waited for). */
   async join(roomId: string): Promise<void> {
-    await this.http.request("POST", `/rooms/${segment(roomId)}/join`, { body: {} });
+    await this.http.request("POST", `/rooms/${segment(roomId)}/join`, ignoreBody, { body: {} });
     await this.queue.run(roomId, async () => {
       const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
       room.membership = "joined";
       await this.data.saveRoom(room);
     });
-    const deadline = Date.now() + WELCOME_WAIT_MS;
+    const deadline = this.now() + WELCOME_WAIT_MS;
     while (!this.data.groups.has(roomId)) {
-      if (Date.now() > deadline) {
+      if (this.now() > deadline) {
         throw new MyelinError(
           "NO_WELCOME",
           `joined ${roomId}, but no Welcome for this device arrived yet; messages become readable once it does`,
@@ -684,12 +680,13 @@ export class MyelinClient {
         const proposal = await createSelfRemoveProposal(group);
         await this.data.saveRoom(room, { group: proposal.state });
         try {
-          const reply = await this.http.request<{ event_id: string }>(
+          const eventId = await this.http.request(
             "PUT",
             `/rooms/${segment(roomId)}/send/m.room.encrypted/${randomId()}`,
+            decodeEventId,
             { body: { algorithm: defaultAlgorithm(names), ciphertext: proposal.ciphertext } },
           );
-          await this.data.markOwnEvent(roomId, reply.event_id); // MLS cannot process its own proposal
+          await this.data.markOwnEvent(roomId, eventId); // MLS cannot process its own proposal
           return true;
         } catch (error) {
           if (isEpochMismatch(error)) return false;
@@ -699,7 +696,7 @@ export class MyelinClient {
       if (sent) break;
       await this.nextSync();
     }
-    await this.http.request("POST", `/rooms/${segment(roomId)}/leave`, { body: {} });
+    await this.http.request("POST", `/rooms/${segment(roomId)}/leave`, ignoreBody, { body: {} });
     await this.queue.run(roomId, async () => {
       room.membership = "left";
       room.removed = true;
@@ -716,9 +713,7 @@ export class MyelinClient {
   async devices(): Promise<
     { deviceId: string; displayName?: string; lastSeenTs?: number; current: boolean; verification: string }[]
   > {
-    const reply = await this.http.request<{
-      devices: { device_id: string; display_name?: string; last_seen_ts?: number }[];
-    }>("GET", "/devices");
+    const devices = await this.http.request("GET", "/devices", decodeDevices);
     const own = await queryUserKeys(this.http, this.userId);
     const levels = await deviceVerificationLevels({
       http: this.http,
@@ -726,13 +721,14 @@ export class MyelinClient {
       ourUserId: this.userId,
       userId: this.userId,
     });
-    return reply.devices.map((device) => ({
+    return devices.map((device) => ({
       deviceId: device.device_id,
       ...(device.display_name ? { displayName: device.display_name } : {}),
       ...(device.last_seen_ts ? { lastSeenTs: device.last_seen_ts } : {}),
       current: device.device_id === this.deviceId,
       verification:
-        levels.get(device.device_id)?.level ?? (own.devices[device.device_id] ? "unverified" : "no MLS keys"),
+        levels.get(device.device_id)?.level ??
+        (own.devices.has(device.device_id) ? "unverified" : "no MLS keys"),
     }));
   }
 

@@ -5,6 +5,7 @@ import { defaultAlgorithm, namesForRoomVersion } from "../../protocol/names.js";
 import type { ClientData } from "../clientData.js";
 import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { SerialQueue } from "../serialQueue.js";
+import { ignoreBody } from "../wire/replies.js";
 
 export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: SerialQueue): Promise<void> {
   for (const room of data.rooms.values()) {
@@ -22,13 +23,16 @@ export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: 
             };
           }
           // The transaction ID is the commit's: a repeat after a crash is delivered once.
-          await http.request("PUT", `/sendToDevice/m.room.encrypted/${segment(`welcome-${delivery.id}`)}`, {
-            body: { messages },
-          });
+          await http.request(
+            "PUT",
+            `/sendToDevice/m.room.encrypted/${segment(`welcome-${delivery.id}`)}`,
+            ignoreBody,
+            { body: { messages } },
+          );
         }
         for (const userId of delivery.inviteUsers) {
           try {
-            await http.request("POST", `/rooms/${segment(room.roomId)}/invite`, {
+            await http.request("POST", `/rooms/${segment(room.roomId)}/invite`, ignoreBody, {
               body: { user_id: userId },
             });
           } catch (error) {

@@ -11,6 +11,7 @@ import type { ClientData } from "../clientData.js";
 import type { ClientEvent, DeviceRef } from "../events.js";
 import type { KeyPackagePool } from "../keyPackagePool.js";
 import type { SerialQueue } from "../serialQueue.js";
+import { ignoreBody } from "../wire/replies.js";
 import type { CommitPlanner } from "./commitPlan.js";
 import type { RoomRecord } from "./roomRecord.js";
 import { equalBytes } from "../../protocol/bytes.js";
@@ -92,6 +93,7 @@ export class Rewelcome {
     await this.deps.http.request(
       "PUT",
       `/sendToDevice/${segment(REWELCOME_REQUEST_TYPE)}/${segment(this.deps.newId())}`,
+      ignoreBody,
       { body: { messages } },
     );
     request.sentAt = this.deps.now();

@@ -2,6 +2,7 @@
 // our server is powers[0] and as a pending commit otherwise, adopted only once they come back
 // accepted. When another commit takes the epoch, the intent is planned again on the new group
 // (an invite is retried, a stale self-update is not) and the app is told what happened.
+import { pendingCommitGiveUpTime } from "../../protocol/commitSchedule.js";
 import { defaultAlgorithm, EPOCH_MISMATCH_ERRCODE, namesForRoomVersion } from "../../protocol/names.js";
 import { createRoomCommit, groupEpoch } from "../mls/engine.js";
 import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
@@ -9,6 +10,7 @@ import type { ClientData } from "../clientData.js";
 import type { ClientEvent, CommitIntent } from "../events.js";
 import { MyelinError } from "../errors.js";
 import type { SerialQueue } from "../serialQueue.js";
+import { decodeEventId } from "../wire/replies.js";
 import type { CommitPlanner } from "./commitPlan.js";
 import type { CommitSettlement } from "./roomEvents.js";
 import type { PendingCommitRecord, RoomRecord } from "./roomRecord.js";
@@ -25,6 +27,8 @@ export interface RoomCommitsDeps {
   readonly serverName: string;
   readonly emit: (event: ClientEvent) => void;
   readonly newId: () => string;
+  /** Milliseconds since the epoch: the driver's clock. */
+  readonly now: () => number;
   /** Resolves after one more complete sync pass has been processed. */
   readonly nextSync: () => Promise<void>;
   /** Fetches the federation object of the room's current commit when we have none. */
@@ -32,11 +36,9 @@ export interface RoomCommitsDeps {
 }
 
 const MAX_ATTEMPTS = 8;
-/** Spec section 6: a pending commit has failed when nothing came back within len(powers) x 5 min. */
-const SLOT_MS = 5 * 60_000;
 
 type Sent =
-  | { kind: "sent"; id: string; powers: number }
+  | { kind: "sent"; id: string; powers: readonly string[] }
   | { kind: "dropped" }
   | { kind: "raced" }
   /** Another commit of ours is in flight in the room: one at a time (each builds on the last). */
@@ -143,7 +145,7 @@ export class RoomCommits {
       if (isEpochMismatch(error)) return { kind: "raced" };
       throw error;
     }
-    return { kind: "sent", id: record.id, powers: plan.federation.federation.powers.length };
+    return { kind: "sent", id: record.id, powers: plan.federation.federation.powers };
   }
 
   private async send(room: RoomRecord, commit: PendingCommitRecord): Promise<void> {
@@ -155,12 +157,15 @@ export class RoomCommits {
     const { powers, canPropose } = (room.federation ?? commit.federation).federation;
     const base = `/rooms/${segment(room.roomId)}`;
     if (powers[0] === this.deps.serverName || commit.epoch === 0) {
-      await this.deps.http.request("PUT", `${base}/state/${segment(names.commitType)}/`, { body: content });
+      await this.deps.http.request("PUT", `${base}/state/${segment(names.commitType)}/`, decodeEventId, {
+        body: content,
+      });
     } else if (canPropose.includes(this.deps.serverName)) {
       // D13: every server other than powers[0] forwards commits as pending commits.
       await this.deps.http.request(
         "PUT",
         `${base}/send/${segment(names.pendingType)}/${segment(commit.id)}`,
+        decodeEventId,
         {
           body: content,
         },
@@ -173,10 +178,11 @@ export class RoomCommits {
     }
   }
 
-  private async outcome(roomId: string, id: string, powers: number): Promise<CommitSettlement> {
-    const deadline = Date.now() + Math.max(1, powers) * SLOT_MS;
+  /** Section 6: a pending commit has failed when nothing came back within len(powers) slots. */
+  private async outcome(roomId: string, id: string, powers: readonly string[]): Promise<CommitSettlement> {
+    const deadline = pendingCommitGiveUpTime(powers, this.deps.now());
     while (!this.settled.has(id)) {
-      if (Date.now() > deadline) {
+      if (this.deps.now() > deadline) {
         await this.deps.queue.run(roomId, async () => {
           const room = this.deps.data.rooms.get(roomId);
           if (room?.pending?.id !== id) return;

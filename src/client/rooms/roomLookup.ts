@@ -7,12 +7,14 @@ import { CREATE_EVENT_TYPE, namesForRoomVersion } from "../../protocol/names.js"
 import { MyelinError } from "../errors.js";
 import { segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { RoomEvent, RoomRecord } from "./roomRecord.js";
+import { decodeMessagesPage, decodeStateContent } from "../wire/replies.js";
 
 export async function ensureRoomVersion(http: MatrixHttp, room: RoomRecord): Promise<void> {
   if (room.roomVersion !== undefined) return;
-  const create = await http.request<{ room_version?: string }>(
+  const create = await http.request(
     "GET",
     `/rooms/${segment(room.roomId)}/state/${CREATE_EVENT_TYPE}/`,
+    decodeStateContent,
   );
   if (typeof create.room_version === "string") room.roomVersion = create.room_version;
 }
@@ -23,9 +25,10 @@ export async function ensureFederation(http: MatrixHttp, room: RoomRecord): Prom
   await ensureRoomVersion(http, room);
   const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
   if (!names) throw new MyelinError("BAD_STATE", `${room.roomId} is not an MLS room`);
-  const commit = await http.request<{ ciphertext?: string }>(
+  const commit = await http.request(
     "GET",
     `/rooms/${segment(room.roomId)}/state/${segment(names.commitType)}/`,
+    decodeStateContent,
   );
   room.federation = decodeFederationObject(
     readMlsFraming(decodeBase64Lenient(String(commit.ciphertext))).authenticatedData,
@@ -41,11 +44,9 @@ export async function fillGap(
   const events: RoomEvent[] = [];
   let token = from;
   while (token !== undefined && events.length < 10_000) {
-    const page = await http.request<{ chunk: RoomEvent[]; end?: string }>(
-      "GET",
-      `/rooms/${segment(room.roomId)}/messages`,
-      { query: { dir: "b", from: token, limit: 100 } },
-    );
+    const page = await http.request("GET", `/rooms/${segment(room.roomId)}/messages`, decodeMessagesPage, {
+      query: { dir: "b", from: token, limit: 100 },
+    });
     const seen = page.chunk.findIndex((event) => event.event_id === room.lastEventId);
     events.push(...(seen >= 0 ? page.chunk.slice(0, seen) : page.chunk));
     if (seen >= 0 || page.chunk.length === 0 || page.end === undefined) break;

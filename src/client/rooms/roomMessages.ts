@@ -8,6 +8,7 @@ import type { ClientEvent, DeviceRef, TimelineMessage } from "../events.js";
 import { MyelinError } from "../errors.js";
 import type { SerialQueue } from "../serialQueue.js";
 import { isEpochMismatch } from "./roomCommits.js";
+import { decodeEventId } from "../wire/replies.js";
 
 export interface OutboxEntry {
   readonly roomId: string;
@@ -75,12 +76,12 @@ export class RoomMessages {
     await data.saveRoom(room, { group: encrypted.state });
     let eventId: string;
     try {
-      const reply = await this.deps.http.request<{ event_id: string }>(
+      eventId = await this.deps.http.request(
         "PUT",
         `/rooms/${segment(entry.roomId)}/send/${ENCRYPTED_EVENT_TYPE}/${segment(entry.txnId)}`,
+        decodeEventId,
         { body: { algorithm: defaultAlgorithm(names), ciphertext: encrypted.ciphertext } },
       );
-      eventId = reply.event_id;
     } catch (error) {
       if (isEpochMismatch(error)) return undefined;
       throw error;

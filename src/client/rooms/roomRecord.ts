@@ -3,15 +3,9 @@
 // security.window. Stored as JSON in the client store; group states are stored as bytes beside it.
 import type { FederationObject } from "../../protocol/federationObject.js";
 import type { CommitIntent, DeviceRef } from "../events.js";
+import type { RoomEvent } from "../wire/sync.js";
 
-/** A room event as the client-server API hands it out (D22: no sender). */
-export interface RoomEvent {
-  readonly event_id: string;
-  readonly type: string;
-  readonly content: Record<string, unknown>;
-  readonly origin_server_ts: number;
-  readonly state_key?: string;
-}
+export type { RoomEvent } from "../wire/sync.js";
 
 export interface ClaimedKeyPackage extends DeviceRef {
   /** D20 key package string, kept so a retried invite needs no second claim. */
