@@ -1,6 +1,8 @@
-// The layering of the folders: src/protocol is pure and runtime-neutral; server and client
-// never import each other; there are no import cycles.
+// The layering of the folders: src/protocol is pure and runtime-neutral; src/client runs in
+// browsers outside its Node-only store; server and client never import each other; there are no
+// import cycles.
 import { describe, expect, it } from "vitest";
+import { clientPortabilityViolations, NODE_ONLY_CLIENT_FILES } from "./client/portability.js";
 import { findCycle, layeringViolations, readImportGraph, type ImportGraph } from "./helpers/imports.js";
 
 describe("layering of src/", () => {
@@ -11,6 +13,12 @@ describe("layering of src/", () => {
   });
   it("keeps src/protocol free of Node built-ins, unknown packages and upper layers, and server apart from client", () => {
     expect(layeringViolations(graph)).toEqual([]);
+  });
+  it("keeps src/client free of Node built-ins and Node-only packages outside its Node-only files", () => {
+    expect(clientPortabilityViolations(graph)).toEqual([]);
+  });
+  it("still finds the client's Node-only files (the exemption names real files)", () => {
+    for (const file of NODE_ONLY_CLIENT_FILES) expect(graph.has(file)).toBe(true);
   });
   it("has no import cycles", () => {
     expect(findCycle(graph)).toBeUndefined();
@@ -33,6 +41,22 @@ describe("the layering checks themselves", () => {
   it("flag the client importing the server", () => {
     const graph: ImportGraph = new Map([["src/client/x.ts", ["../server/y.js"]]]);
     expect(layeringViolations(graph)).toHaveLength(1);
+  });
+  it("flag a node: import in the client", () => {
+    const graph: ImportGraph = new Map([["src/client/rooms/x.ts", ["node:crypto"]]]);
+    expect(clientPortabilityViolations(graph)).toHaveLength(1);
+  });
+  it("flag a Node-only package in the client", () => {
+    const graph: ImportGraph = new Map([["src/client/x.ts", ["better-sqlite3"]]]);
+    expect(clientPortabilityViolations(graph)).toHaveLength(1);
+  });
+  it("flag a client file importing the Node-only store", () => {
+    const graph: ImportGraph = new Map([["src/client/client.ts", ["./store/sqliteStore.js"]]]);
+    expect(clientPortabilityViolations(graph)).toHaveLength(1);
+  });
+  it("let the Node-only store use Node", () => {
+    const graph: ImportGraph = new Map([["src/client/store/sqliteStore.ts", ["better-sqlite3", "node:fs"]]]);
+    expect(clientPortabilityViolations(graph)).toEqual([]);
   });
   it("find a cycle of two files", () => {
     const graph: ImportGraph = new Map([
