@@ -7,8 +7,8 @@ import {
   type RequiredVerification,
 } from "../protocol/federationObject.js";
 import {
-  CREATE_EVENT_TYPE,
   DEFAULT_ROOM_VERSION,
+  ENCRYPTED_EVENT_TYPE,
   defaultAlgorithm,
   namesForRoomVersion,
 } from "../protocol/names.js";
@@ -55,9 +55,9 @@ import {
   shouldCommitLeavers,
 } from "./rooms/planners.js";
 import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
-import { framedEpoch, RoomEvents } from "./rooms/roomEvents.js";
+import { emptyRoom, reduceRoom, type Room, type RoomInput } from "./rooms/roomReducer.js";
 import { RoomMessages } from "./rooms/roomMessages.js";
-import { newRoomRecord, type RoomRecord } from "./rooms/roomRecord.js";
+import { newRoomRecord, type RoomEvent, type RoomRecord } from "./rooms/roomRecord.js";
 import { ensureFederation, ensureRoomVersion, fillGap } from "./rooms/roomLookup.js";
 import { sendDeliveries } from "./rooms/deliveries.js";
 import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
@@ -101,7 +101,7 @@ export class MyelinClient {
   private readonly listeners = new Set<ClientListener>();
   private readonly now: () => number;
   private readonly pool: KeyPackagePool;
-  private readonly roomEvents: RoomEvents;
+  private readonly own: DeviceRef;
   private readonly commits: RoomCommits;
   private readonly messages_: RoomMessages;
   private readonly rewelcome: Rewelcome;
@@ -125,6 +125,7 @@ export class MyelinClient {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     const own: DeviceRef = { userId: this.userId, deviceId: this.deviceId };
+    this.own = own;
     const emit = (event: ClientEvent) => this.emit(event);
     const nextSync = () => this.nextSync();
     this.pool = new KeyPackagePool({ http: this.http, store: data.store, ...own, signatureKeyPair });
@@ -138,13 +139,6 @@ export class MyelinClient {
       now: this.now,
       nextSync,
       ensureFederation: (room) => ensureFederation(this.http, room),
-    });
-    this.roomEvents = new RoomEvents({
-      data,
-      own,
-      now: this.now,
-      emit,
-      settle: (_roomId, id, outcome) => this.commits.settle(id, outcome),
     });
     this.messages_ = new RoomMessages({
       data,
@@ -323,49 +317,41 @@ export class MyelinClient {
       }
     }
     for (const [roomId, invite] of sync.rooms?.invite ?? []) {
-      await this.queue.run(roomId, () => this.noteInvite(roomId, invite.invite_state?.events ?? []));
+      await this.queue.run(roomId, () =>
+        this.reduce(roomId, { kind: "invited", state: invite.invite_state?.events ?? [] }, "invited"),
+      );
     }
     for (const [roomId, joined] of sync.rooms?.join ?? []) {
       await this.queue.run(roomId, async () => {
-        const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
-        room.membership = "joined";
         const timeline = joined.timeline?.events ?? [];
-        for (const event of [...(joined.state?.events ?? []), ...timeline]) {
-          if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
-            room.roomVersion ??= event.content.room_version;
-          }
-        }
-        await ensureRoomVersion(this.http, room);
+        const room = await this.reduce(
+          roomId,
+          { kind: "joined", events: [...(joined.state?.events ?? []), ...timeline] },
+          "joined",
+        );
+        const versioned = await ensureRoomVersion(this.http, room.record);
+        if (versioned !== room.record) await this.data.saveRoom(versioned);
         const gap = joined.timeline?.limited
-          ? await fillGap(this.http, room, joined.timeline.prev_batch)
+          ? await fillGap(this.http, versioned, joined.timeline.prev_batch)
           : [];
-        await this.roomEvents.process(room, [...gap, ...timeline]);
-        await this.rewelcome.check(room, joined.currentCommit);
-        await this.data.saveRoom(room);
+        const events = [...gap, ...timeline];
+        await this.reduce(roomId, {
+          kind: "events",
+          events,
+          ownEvents: await this.ownEvents(roomId, events),
+        });
+        await this.reduce(roomId, { kind: "currentCommit", eventId: joined.currentCommit });
       });
     }
     for (const roomId of sync.rooms?.leave?.keys() ?? []) {
-      await this.queue.run(roomId, async () => {
-        const room = this.data.rooms.get(roomId);
-        if (!room) return;
-        // Our user left (from another device): the server sends this device nothing more, so
-        // its group state is useless and, holding secrets, deleted.
-        room.membership = "left";
-        const hadGroup = this.data.groups.has(roomId);
-        if (hadGroup) {
-          room.removed = true;
-          room.pending = undefined;
-          room.deliveries = [];
-          room.buffered = [];
-          room.epochLeftAt = {};
-        }
-        await this.data.saveRoom(room, hadGroup ? { group: null, pending: null } : {});
-      });
+      // Our user left (from another device): the server sends this device nothing more, so
+      // its group state is useless and, holding secrets, deleted.
+      await this.queue.run(roomId, () => this.reduce(roomId, { kind: "left" }));
     }
-    for (const room of this.data.rooms.values()) {
-      await this.queue.run(room.roomId, async () => {
-        await this.roomEvents.pruneExpired(room);
-        await this.rewelcome.resendIfDue(room);
+    for (const roomId of [...this.data.rooms.keys()]) {
+      await this.queue.run(roomId, async () => {
+        await this.reduce(roomId, { kind: "tick" });
+        await this.rewelcome.resendIfDue(roomId);
       });
     }
     await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
@@ -388,41 +374,48 @@ export class MyelinClient {
     }
     const roomId = groupRoomId(group);
     await this.queue.run(roomId, async () => {
-      const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
-      if (this.data.groups.has(roomId) && !room.removed) return;
-      room.removed = false;
-      delete room.rewelcome;
-      room.currentCommitId = undefined; // the next sync names the commit the Welcome follows
-      room.joinedEpoch = Number(groupEpoch(group));
-      room.epochLeftAt = {};
-      room.pending = undefined;
-      room.federation = undefined; // learnt from the current commit, once we can read the room
-      room.buffered = room.buffered.filter((event) => {
-        const epoch = framedEpoch(event.content.ciphertext);
-        return epoch === undefined || epoch >= groupEpoch(group);
-      });
-      await this.data.saveRoom(room, { group, pending: null });
+      const known = this.data.room(roomId);
+      if (known?.group && !known.record.removed) return;
+      const ownEvents = await this.ownEvents(roomId, known?.record.buffered ?? []);
+      await this.reduce(roomId, { kind: "welcome", group, ownEvents }, "invited");
       await this.pool.used(found.storeKey);
-      await this.roomEvents.replayBuffered(room);
     });
   }
 
-  private async noteInvite(
+  /**
+   * Runs one input through the room reducer (inside the room's queue): the step is stored in one
+   * transaction, then its effects are carried out. A room not known yet starts as `absent`.
+   */
+  private async reduce(roomId: string, input: RoomInput, absent: "invited" | "joined"): Promise<Room>;
+  private async reduce(roomId: string, input: RoomInput): Promise<Room | undefined>;
+  private async reduce(
     roomId: string,
-    state: readonly { type: string; sender?: string; content: Record<string, unknown> }[],
-  ) {
-    const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
-    if (room.membership === "joined") return;
-    const fresh = room.membership !== "invited" || room.inviter === undefined;
-    room.membership = "invited";
-    for (const event of state) {
-      if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
-        room.roomVersion ??= event.content.room_version;
-      }
-      if (event.type === "m.room.member" && event.sender) room.inviter = event.sender;
+    input: RoomInput,
+    absent?: "invited" | "joined",
+  ): Promise<Room | undefined> {
+    const before = this.data.room(roomId);
+    const room = before ?? (absent ? emptyRoom(roomId, absent) : undefined);
+    if (!room) return undefined;
+    const { room: after, effects } = await reduceRoom(room, input, { own: this.own, now: this.now() });
+    const timeline = effects.flatMap((effect) => (effect.kind === "timeline" ? [effect] : []));
+    if (after !== room || before === undefined) await this.data.saveRoomStep(before, after, timeline);
+    for (const effect of effects) {
+      if (effect.kind === "emit") this.emit(effect.event);
+      else if (effect.kind === "settle") this.commits.settle(effect.commitId, effect.outcome);
+      else if (effect.kind === "lostFork") await this.rewelcome.lostFork(roomId, effect.winningCommit);
     }
-    await this.data.saveRoom(room);
-    if (fresh) this.emit({ kind: "invite", roomId, ...(room.inviter ? { inviter: room.inviter } : {}) });
+    return after;
+  }
+
+  /** The events among `events` this device sent: MLS cannot decrypt one's own messages. */
+  private async ownEvents(roomId: string, events: readonly RoomEvent[]): Promise<ReadonlySet<string>> {
+    const own = new Set<string>();
+    for (const event of events) {
+      if (event.type === ENCRYPTED_EVENT_TYPE && (await this.data.hasOwnEvent(roomId, event.event_id))) {
+        own.add(event.event_id);
+      }
+    }
+    return own;
   }
 
   private commitLeaversWhereDue(): void {
@@ -502,10 +495,12 @@ export class MyelinClient {
         requiredVerification: options.requiredVerification ?? DEFAULT_REQUIRED_VERIFICATION,
       },
     };
-    const room = newRoomRecord(roomId, "joined");
-    room.roomVersion = DEFAULT_ROOM_VERSION;
-    room.federation = federation;
-    room.joinedEpoch = 0;
+    const room: RoomRecord = {
+      ...newRoomRecord(roomId, "joined"),
+      roomVersion: DEFAULT_ROOM_VERSION,
+      federation,
+      joinedEpoch: 0,
+    };
     await this.queue.run(roomId, () => this.data.saveRoom(room, { group }));
     const roomState: Record<string, Record<string, Record<string, unknown>>> = {};
     if (options.name !== undefined) roomState["m.room.name"] = { "": { name: options.name } };
@@ -518,8 +513,7 @@ export class MyelinClient {
   }
 
   async invite(roomId: string, userId: string): Promise<InviteResult> {
-    const room = this.joinedRoom(roomId);
-    await ensureFederation(this.http, room);
+    const room = await this.withFederation(roomId);
     const plan = await planAddDevices(
       { http: this.http, store: this.data.store, ourUserId: this.userId },
       room,
@@ -536,8 +530,7 @@ export class MyelinClient {
     await this.http.request("POST", `/rooms/${segment(roomId)}/join`, ignoreBody, { body: {} });
     await this.queue.run(roomId, async () => {
       const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
-      room.membership = "joined";
-      await this.data.saveRoom(room);
+      await this.data.saveRoom({ ...room, membership: "joined" });
     });
     const deadline = this.now() + WELCOME_WAIT_MS;
     while (!this.data.groups.has(roomId)) {
@@ -549,11 +542,7 @@ export class MyelinClient {
       }
       await this.nextSync();
     }
-    const room = this.data.rooms.get(roomId)!;
-    await this.queue.run(roomId, async () => {
-      await ensureFederation(this.http, room);
-      await this.data.saveRoom(room);
-    });
+    await this.withFederation(roomId);
     this.emit({ kind: "joined", roomId });
   }
 
@@ -670,10 +659,11 @@ export class MyelinClient {
    * commits; then /leave, and the group's secrets are deleted.
    */
   async leave(roomId: string): Promise<void> {
-    const room = this.data.rooms.get(roomId);
-    if (!room) throw new MyelinError("UNKNOWN_ROOM", `unknown room ${roomId}`);
-    for (let attempt = 0; attempt < 8 && this.data.groups.has(roomId) && !room.removed; attempt++) {
+    if (!this.data.rooms.has(roomId)) throw new MyelinError("UNKNOWN_ROOM", `unknown room ${roomId}`);
+    const inGroup = () => this.data.groups.has(roomId) && !this.data.rooms.get(roomId)?.removed;
+    for (let attempt = 0; attempt < 8 && inGroup(); attempt++) {
       const sent = await this.queue.run(roomId, async () => {
+        const room = this.data.rooms.get(roomId)!;
         const group = this.data.groups.get(roomId);
         const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
         if (!group || !names || groupMembers(group).length <= 1) return true;
@@ -698,13 +688,17 @@ export class MyelinClient {
     }
     await this.http.request("POST", `/rooms/${segment(roomId)}/leave`, ignoreBody, { body: {} });
     await this.queue.run(roomId, async () => {
-      room.membership = "left";
-      room.removed = true;
-      room.pending = undefined;
-      room.deliveries = [];
-      room.buffered = [];
-      room.epochLeftAt = {};
-      await this.data.saveRoom(room, { group: null, pending: null });
+      const room = this.data.rooms.get(roomId)!;
+      const left: RoomRecord = {
+        ...room,
+        membership: "left",
+        removed: true,
+        pending: undefined,
+        deliveries: [],
+        buffered: [],
+        epochLeftAt: {},
+      };
+      await this.data.saveRoom(left, { group: null, pending: null });
     });
   }
 
@@ -759,16 +753,25 @@ export class MyelinClient {
       const group = this.data.groups.get(room.roomId);
       if (!group || room.removed || room.membership !== "joined") continue;
       if (groupMembers(group).some((m) => m.userId === this.userId && m.deviceId === deviceId)) continue;
-      await ensureFederation(this.http, room);
       const plan = await planAddDevices(
         { http: this.http, store: this.data.store, ourUserId: this.userId },
-        room,
+        await this.withFederation(room.roomId),
         this.userId,
         { onlyDevice: deviceId, invite: false },
       );
       await this.commits.run(room.roomId, { kind: "addDevice", userId: this.userId, deviceId }, plan.planner);
     }
     await sendDeliveries(this.http, this.data, this.queue);
+  }
+
+  /** The joined room's record with its current federation object (fetched and stored when unknown). */
+  private withFederation(roomId: string): Promise<RoomRecord> {
+    return this.queue.run(roomId, async () => {
+      const room = this.joinedRoom(roomId);
+      const next = await ensureFederation(this.http, room);
+      if (next !== room) await this.data.saveRoom(next);
+      return next;
+    });
   }
 
   private joinedRoom(roomId: string): RoomRecord {

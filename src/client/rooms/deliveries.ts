@@ -11,9 +11,10 @@ export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: 
   for (const room of data.rooms.values()) {
     if (room.deliveries.length === 0) continue;
     await queue.run(room.roomId, async () => {
-      const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-      while (room.deliveries.length > 0 && names) {
-        const delivery = room.deliveries[0]!;
+      let current = data.rooms.get(room.roomId) ?? room;
+      const names = current.roomVersion ? namesForRoomVersion(current.roomVersion) : undefined;
+      while (current.deliveries.length > 0 && names) {
+        const delivery = current.deliveries[0]!;
         if (delivery.welcome && delivery.devices.length > 0) {
           const messages: Record<string, Record<string, unknown>> = {};
           for (const device of delivery.devices) {
@@ -40,8 +41,8 @@ export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: 
             if (!(error instanceof MatrixApiError && error.status === 403)) throw error;
           }
         }
-        room.deliveries.shift();
-        await data.saveRoom(room);
+        current = { ...current, deliveries: current.deliveries.slice(1) };
+        await data.saveRoom(current);
       }
     });
   }

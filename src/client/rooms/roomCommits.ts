@@ -12,7 +12,7 @@ import { MyelinError } from "../errors.js";
 import type { SerialQueue } from "../serialQueue.js";
 import { decodeEventId } from "../wire/replies.js";
 import type { CommitPlanner } from "./commitPlan.js";
-import type { CommitSettlement } from "./roomEvents.js";
+import type { CommitSettlement } from "./roomReducer.js";
 import type { PendingCommitRecord, RoomRecord } from "./roomRecord.js";
 
 /** D12: the epoch moved on before our commit or message reached the server. */
@@ -31,8 +31,8 @@ export interface RoomCommitsDeps {
   readonly now: () => number;
   /** Resolves after one more complete sync pass has been processed. */
   readonly nextSync: () => Promise<void>;
-  /** Fetches the federation object of the room's current commit when we have none. */
-  readonly ensureFederation: (room: RoomRecord) => Promise<void>;
+  /** The record with the federation object of the room's current commit, fetched when we have none. */
+  readonly ensureFederation: (room: RoomRecord) => Promise<RoomRecord>;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -108,13 +108,13 @@ export class RoomCommits {
 
   private async makeAndSend(roomId: string, intent: CommitIntent, planner: CommitPlanner): Promise<Sent> {
     const { data } = this.deps;
-    const room = data.rooms.get(roomId);
+    const known = data.rooms.get(roomId);
     const group = data.groups.get(roomId);
-    if (!room || !group || room.removed) {
+    if (!known || !group || known.removed) {
       throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
     }
-    if (room.pending) return { kind: "busy" };
-    await this.deps.ensureFederation(room);
+    if (known.pending) return { kind: "busy" };
+    const room = await this.deps.ensureFederation(known);
     const plan = await planner(room, group);
     if (!plan) return { kind: "dropped" };
     const commit = await createRoomCommit({
@@ -135,13 +135,11 @@ export class RoomCommits {
       federation: plan.federation,
     };
     // Written before it is sent: a restart with the commit in flight can still adopt it.
-    room.pending = record;
-    await data.saveRoom(room, { pending: commit });
+    await data.saveRoom({ ...room, pending: record }, { pending: commit });
     try {
       await this.send(room, record);
     } catch (error) {
-      room.pending = undefined;
-      await data.saveRoom(room, { pending: null });
+      await data.saveRoom({ ...data.rooms.get(roomId)!, pending: undefined }, { pending: null });
       if (isEpochMismatch(error)) return { kind: "raced" };
       throw error;
     }
@@ -186,8 +184,7 @@ export class RoomCommits {
         await this.deps.queue.run(roomId, async () => {
           const room = this.deps.data.rooms.get(roomId);
           if (room?.pending?.id !== id) return;
-          room.pending = undefined;
-          await this.deps.data.saveRoom(room, { pending: null });
+          await this.deps.data.saveRoom({ ...room, pending: undefined }, { pending: null });
         });
         return "lost";
       }
