@@ -1,15 +1,18 @@
-// The room reducer without a server or network: constructed sync inputs go in, the new room and
-// the effects for the driver come out. Groups are real MLS groups (the engine runs here).
+// The SDK's core without a server or network: constructed sync inputs and replies go in, the new
+// room and the effects for the driver come out. Groups are real MLS groups (the engine runs here).
 import { describe, expect, it } from "vitest";
 import {
   createRoomCommit,
   encryptRoomMessage,
   groupEpoch,
+  receiveRoomMessage,
   retainedEpochs,
   roomStateOf,
   type GroupState,
   type PendingCommit,
 } from "../../../src/client/mls/engine.js";
+import { framedEpoch } from "../../../src/client/rooms/framing.js";
+import { encryptOutgoing, settleSend } from "../../../src/client/rooms/outgoing.js";
 import { planSetState } from "../../../src/client/rooms/planners.js";
 import {
   dropLostBranch,
@@ -250,4 +253,40 @@ describe("security.window pruning with a fake clock (section 3)", () => {
       expect(retainedEpochs(room.group!).filter((e) => e > 0n)).toEqual(retained.filter((e) => e < 2n));
     });
   }
+});
+
+describe("a 409 on a send (D14)", () => {
+  const entry = { roomId: ROOM_ID, txnId: "t1", type: "m.room.message", content: { body: "hi" } };
+  const context = { own: BOB, now: T0 };
+
+  it("leads to catch-up and re-encryption in the new epoch, which the others read", async () => {
+    const { alice, bob } = await threeMembers();
+    const stale = await encryptOutgoing(bobRoom(bob), entry);
+    expect(framedEpoch(stale!.request.body.ciphertext)).toBe(1n);
+    expect(settleSend(stale!.room, entry, { kind: "epochMoved" }, context)).toBe("catchUp");
+
+    // Catching up: the sync brings Alice's commit that moved the room to epoch 2.
+    const moved = await createRoomCommit({ state: alice, federation: federationWith(0) });
+    const caughtUp = await run(stale!.room, [
+      { kind: "events", events: [commitEvent(moved)], ownEvents: none },
+    ]);
+    const fresh = await encryptOutgoing(caughtUp.room, entry);
+    expect(framedEpoch(fresh!.request.body.ciphertext)).toBe(2n);
+    const read = await receiveRoomMessage(moved.pendingState, fresh!.request.body.ciphertext);
+    expect(read.kind === "application" && read.message.content).toEqual({ body: "hi" });
+
+    const taken = settleSend(fresh!.room, entry, { kind: "taken", eventId: "$sent" }, context);
+    expect(taken !== "catchUp" && kinds(taken.effects)).toEqual(["timeline", "emit:message"]);
+    expect(taken !== "catchUp" && taken.effects[0]).toMatchObject({
+      kind: "timeline",
+      seq: 0,
+      message: { eventId: "$sent", own: true, sender: BOB },
+    });
+  });
+
+  it("is not encrypted at all when this device is not in the group", async () => {
+    const { bob } = await threeMembers();
+    const removed: Room = { ...bobRoom(bob), record: { ...bobRoom(bob).record, removed: true } };
+    expect(await encryptOutgoing(removed, entry)).toBeUndefined();
+  });
 });
