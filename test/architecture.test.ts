@@ -2,7 +2,12 @@
 // browsers outside its Node-only store; server and client never import each other; there are no
 // import cycles.
 import { describe, expect, it } from "vitest";
-import { clientPortabilityViolations, NODE_ONLY_CLIENT_FILES } from "./client/portability.js";
+import { readFileSync } from "node:fs";
+import {
+  clientPortabilityViolations,
+  clientStateViolations,
+  NODE_ONLY_CLIENT_FILES,
+} from "./client/portability.js";
 import { findCycle, layeringViolations, readImportGraph, type ImportGraph } from "./helpers/imports.js";
 
 describe("layering of src/", () => {
@@ -19,6 +24,10 @@ describe("layering of src/", () => {
   });
   it("still finds the client's Node-only files (the exemption names real files)", () => {
     for (const file of NODE_ONLY_CLIENT_FILES) expect(graph.has(file)).toBe(true);
+  });
+  it("keeps no module-level mutable state in src/client, and reads the clock only in its driver", () => {
+    const sources = new Map([...graph.keys()].map((file) => [file, readFileSync(file, "utf8")]));
+    expect(clientStateViolations(sources)).toEqual([]);
   });
   it("has no import cycles", () => {
     expect(findCycle(graph)).toBeUndefined();
@@ -57,6 +66,18 @@ describe("the layering checks themselves", () => {
   it("let the Node-only store use Node", () => {
     const graph: ImportGraph = new Map([["src/client/store/sqliteStore.ts", ["better-sqlite3", "node:fs"]]]);
     expect(clientPortabilityViolations(graph)).toEqual([]);
+  });
+  it("flag a module-level let in the client", () => {
+    expect(clientStateViolations(new Map([["src/client/x.ts", "let cache = 1;"]]))).toHaveLength(1);
+  });
+  it("flag Date.now() in the client outside its driver", () => {
+    const sources = new Map([
+      ["src/client/rooms/x.ts", "const t = Date.now();"],
+      ["src/client/client.ts", "const t = Date.now();"],
+    ]);
+    expect(clientStateViolations(sources)).toEqual([
+      "src/client/rooms/x.ts:1 (Date.now() outside the driver)",
+    ]);
   });
   it("find a cycle of two files", () => {
     const graph: ImportGraph = new Map([

@@ -44,3 +44,26 @@ export function clientPortabilityViolations(graph: ImportGraph): string[] {
   }
   return violations;
 }
+
+/** The driver: the one client file that may read the wall clock (the others get `now`). */
+export const CLIENT_DRIVER_FILE = "src/client/client.ts";
+
+/**
+ * Sources of src/client that keep module-level mutable bindings (`let`/`var` at the top level)
+ * or read the wall clock outside the driver, as "file:line (why)".
+ */
+export function clientStateViolations(sources: ReadonlyMap<string, string>): string[] {
+  const violations: string[] = [];
+  for (const [file, source] of sources) {
+    if (!file.startsWith("src/client/")) continue;
+    source.split("\n").forEach((line, index) => {
+      if (/^(export\s+)?(let|var)\s/.test(line)) {
+        violations.push(`${file}:${index + 1} (module-level mutable state)`);
+      }
+      if (file !== CLIENT_DRIVER_FILE && /\bDate\.now\s*\(/.test(line)) {
+        violations.push(`${file}:${index + 1} (Date.now() outside the driver)`);
+      }
+    });
+  }
+  return violations;
+}
