@@ -1,24 +1,17 @@
-// MyelinClient: the SDK an app uses. It logs in, sets the device up (section 9), keeps key
-// packages topped up, syncs, feeds room events to the MLS groups and runs the user's room
-// operations as commits (sections 6-8). Storage, fetch and the clock are injected.
-import {
-  DEFAULT_REQUIRED_VERIFICATION,
-  type FederationObject,
-  type RequiredVerification,
-} from "../protocol/federationObject.js";
-import {
-  DEFAULT_ROOM_VERSION,
-  ENCRYPTED_EVENT_TYPE,
-  defaultAlgorithm,
-  namesForRoomVersion,
-} from "../protocol/names.js";
+// MyelinClient: the SDK an app uses, and the driver of its core. It logs in, sets the device up
+// (section 9), keeps key packages topped up, runs sync passes (sync/syncPass.ts feeds them to the
+// room reducer, rooms/roomReducer.ts) and the user's room operations as commits (sections 6-8).
+// Only the driver touches I/O: HTTP through the injected fetch, the store, timers and the clock.
+import type { FederationObject } from "../protocol/federationObject.js";
+import { DEFAULT_ROOM_VERSION, defaultAlgorithm, namesForRoomVersion } from "../protocol/names.js";
 import { ClientData, type Session } from "./clientData.js";
 import { logIn, registerAccount, type LoginReply, type RegisterFields } from "./login.js";
 import { fingerprint as masterFingerprint } from "./device/crossSigning.js";
+import { listDevices, type DeviceSummary } from "./device/deviceList.js";
 import { loadCrossSigningKeys, loadSignatureKeyPair } from "./device/deviceStore.js";
 import { queryUserKeys } from "./device/keysQuery.js";
 import { approveOwnDevice, setUpDevice } from "./device/setUpDevice.js";
-import { deviceVerificationLevels, verifyUser } from "./device/verification.js";
+import { verifyUser } from "./device/verification.js";
 import { MyelinError, NotLoggedInError } from "./errors.js";
 import type {
   ClientEvent,
@@ -34,17 +27,12 @@ import { KeyPackagePool } from "./keyPackagePool.js";
 import {
   createDeviceKeyPackage,
   createRoomGroup,
-  createSelfRemoveProposal,
-  groupEpoch,
   groupMembers,
-  groupRoomId,
-  joinFromWelcome,
-  ownLeafIndex,
-  roomStateOf,
-  welcomeKeyPackageRefs,
   type SignatureKeyPair,
 } from "./mls/engine.js";
 import { serverOf } from "./rooms/commitPlan.js";
+import { leaveRoom } from "./rooms/leaveRoom.js";
+import { listMembers } from "./rooms/members.js";
 import {
   planAddDevices,
   planCommitLeavers,
@@ -52,24 +40,23 @@ import {
   planRemove,
   planSelfUpdate,
   planSetState,
-  shouldCommitLeavers,
 } from "./rooms/planners.js";
-import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
-import { emptyRoom, reduceRoom, type Room, type RoomInput } from "./rooms/roomReducer.js";
+import { RoomCommits } from "./rooms/roomCommits.js";
 import { RoomMessages } from "./rooms/roomMessages.js";
-import { newRoomRecord, type RoomEvent, type RoomRecord } from "./rooms/roomRecord.js";
-import { ensureFederation, ensureRoomVersion, fillGap } from "./rooms/roomLookup.js";
+import { newRoom, roomSummary, type NewRoomOptions } from "./rooms/newRoom.js";
+import { newRoomRecord, type RoomRecord } from "./rooms/roomRecord.js";
+import { ensureFederation } from "./rooms/roomLookup.js";
 import { sendDeliveries } from "./rooms/deliveries.js";
-import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
+import { Rewelcome } from "./rooms/rewelcome.js";
 import { SerialQueue } from "./serialQueue.js";
+import { SyncPass } from "./sync/syncPass.js";
 import type { ClientStore } from "./store/clientStore.js";
 import { decodeKeysUpload } from "./wire/keys.js";
-import { decodeDevices, decodeEventId, decodeRoomId, ignoreBody } from "./wire/replies.js";
-import { decodeSyncResponse, SYNC_FILTER } from "./wire/sync.js";
-import { equalBytes } from "../protocol/bytes.js";
+import { decodeRoomId, ignoreBody } from "./wire/replies.js";
 
 export { MyelinError, NotLoggedInError } from "./errors.js";
-export { MatrixApiError, HomeserverUnreachableError } from "./http/matrixHttp.js";
+export { MatrixApiError, HomeserverUnreachableError, UnexpectedReplyError } from "./http/matrixHttp.js";
+export type { DeviceSummary } from "./device/deviceList.js";
 
 export interface ClientOptions {
   readonly store: ClientStore;
@@ -105,6 +92,7 @@ export class MyelinClient {
   private readonly commits: RoomCommits;
   private readonly messages_: RoomMessages;
   private readonly rewelcome: Rewelcome;
+  private readonly sync: SyncPass;
   private loop: { abort: AbortController; done: Promise<void> } | undefined;
   private syncWaiters: (() => void)[] = [];
   private syncing: Promise<void> | undefined;
@@ -165,6 +153,18 @@ export class MyelinClient {
         // The re-added device's old leaf went without an update path: refresh ours.
         if (outcome === "accepted") await this.selfUpdate(roomId);
       },
+    });
+    this.sync = new SyncPass({
+      data,
+      http: this.http,
+      queue: this.queue,
+      pool: this.pool,
+      rewelcome: this.rewelcome,
+      own,
+      now: this.now,
+      emit,
+      settle: (id, outcome) => this.commits.settle(id, outcome),
+      commitLeavers: (roomId) => this.commitLeavers(roomId),
     });
   }
 
@@ -239,7 +239,7 @@ export class MyelinClient {
   /** One /sync pass (long-polling up to timeoutMs), everything in it processed and stored. */
   async syncOnce(timeoutMs = 0, signal?: AbortSignal): Promise<void> {
     while (this.syncing) await this.syncing.catch(() => undefined);
-    const pass = this.syncPass(timeoutMs, signal);
+    const pass = this.sync.run(timeoutMs, signal);
     this.syncing = pass;
     try {
       await pass;
@@ -295,144 +295,6 @@ export class MyelinClient {
     return this.syncOnce(2_000);
   }
 
-  private async syncPass(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const since = await this.data.syncToken();
-    const sync = await this.http.request("GET", "/sync", decodeSyncResponse, {
-      query: { since, timeout: since === undefined ? 0 : timeoutMs, filter: SYNC_FILTER },
-      ...(signal ? { signal } : {}),
-    });
-    // Welcomes first: a room's events in the same response may be ours to read only with them.
-    for (const event of sync.to_device?.events ?? []) {
-      if (event.type === "m.room.encrypted" && typeof event.content.ciphertext === "string") {
-        await this.acceptWelcome(event.content.ciphertext, event.sender);
-      } else if (event.type === REWELCOME_REQUEST_TYPE) {
-        // Not awaited: the commit it makes waits for later sync passes.
-        void this.rewelcome.handle(event.sender, event.content).catch((error: unknown) =>
-          this.emit({
-            kind: "error",
-            error: "sync",
-            reason: `re-welcome of ${event.sender}: ${String(error)}`,
-          }),
-        );
-      }
-    }
-    for (const [roomId, invite] of sync.rooms?.invite ?? []) {
-      await this.queue.run(roomId, () =>
-        this.reduce(roomId, { kind: "invited", state: invite.invite_state?.events ?? [] }, "invited"),
-      );
-    }
-    for (const [roomId, joined] of sync.rooms?.join ?? []) {
-      await this.queue.run(roomId, async () => {
-        const timeline = joined.timeline?.events ?? [];
-        const room = await this.reduce(
-          roomId,
-          { kind: "joined", events: [...(joined.state?.events ?? []), ...timeline] },
-          "joined",
-        );
-        const versioned = await ensureRoomVersion(this.http, room.record);
-        if (versioned !== room.record) await this.data.saveRoom(versioned);
-        const gap = joined.timeline?.limited
-          ? await fillGap(this.http, versioned, joined.timeline.prev_batch)
-          : [];
-        const events = [...gap, ...timeline];
-        await this.reduce(roomId, {
-          kind: "events",
-          events,
-          ownEvents: await this.ownEvents(roomId, events),
-        });
-        await this.reduce(roomId, { kind: "currentCommit", eventId: joined.currentCommit });
-      });
-    }
-    for (const roomId of sync.rooms?.leave?.keys() ?? []) {
-      // Our user left (from another device): the server sends this device nothing more, so
-      // its group state is useless and, holding secrets, deleted.
-      await this.queue.run(roomId, () => this.reduce(roomId, { kind: "left" }));
-    }
-    for (const roomId of [...this.data.rooms.keys()]) {
-      await this.queue.run(roomId, async () => {
-        await this.reduce(roomId, { kind: "tick" });
-        await this.rewelcome.resendIfDue(roomId);
-      });
-    }
-    await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
-    await this.data.saveSyncToken(sync.next_batch);
-    await sendDeliveries(this.http, this.data, this.queue);
-    this.commitLeaversWhereDue();
-  }
-
-  /** Section 9: a Welcome names one of our key packages; joining the group uses it up. */
-  private async acceptWelcome(welcome: string, sender: string): Promise<void> {
-    let found;
-    let group;
-    try {
-      found = await this.pool.find(welcomeKeyPackageRefs(welcome));
-      if (!found) return; // a Welcome for another device's key packages, or an old one
-      group = await joinFromWelcome(welcome, found.keyPackage);
-    } catch (error) {
-      this.emit({ kind: "error", error: "welcome", reason: `Welcome from ${sender}: ${String(error)}` });
-      return;
-    }
-    const roomId = groupRoomId(group);
-    await this.queue.run(roomId, async () => {
-      const known = this.data.room(roomId);
-      if (known?.group && !known.record.removed) return;
-      const ownEvents = await this.ownEvents(roomId, known?.record.buffered ?? []);
-      await this.reduce(roomId, { kind: "welcome", group, ownEvents }, "invited");
-      await this.pool.used(found.storeKey);
-    });
-  }
-
-  /**
-   * Runs one input through the room reducer (inside the room's queue): the step is stored in one
-   * transaction, then its effects are carried out. A room not known yet starts as `absent`.
-   */
-  private async reduce(roomId: string, input: RoomInput, absent: "invited" | "joined"): Promise<Room>;
-  private async reduce(roomId: string, input: RoomInput): Promise<Room | undefined>;
-  private async reduce(
-    roomId: string,
-    input: RoomInput,
-    absent?: "invited" | "joined",
-  ): Promise<Room | undefined> {
-    const before = this.data.room(roomId);
-    const room = before ?? (absent ? emptyRoom(roomId, absent) : undefined);
-    if (!room) return undefined;
-    const { room: after, effects } = await reduceRoom(room, input, { own: this.own, now: this.now() });
-    const timeline = effects.flatMap((effect) => (effect.kind === "timeline" ? [effect] : []));
-    if (after !== room || before === undefined) await this.data.saveRoomStep(before, after, timeline);
-    for (const effect of effects) {
-      if (effect.kind === "emit") this.emit(effect.event);
-      else if (effect.kind === "settle") this.commits.settle(effect.commitId, effect.outcome);
-      else if (effect.kind === "lostFork") await this.rewelcome.lostFork(roomId, effect.winningCommit);
-    }
-    return after;
-  }
-
-  /** The events among `events` this device sent: MLS cannot decrypt one's own messages. */
-  private async ownEvents(roomId: string, events: readonly RoomEvent[]): Promise<ReadonlySet<string>> {
-    const own = new Set<string>();
-    for (const event of events) {
-      if (event.type === ENCRYPTED_EVENT_TYPE && (await this.data.hasOwnEvent(roomId, event.event_id))) {
-        own.add(event.event_id);
-      }
-    }
-    return own;
-  }
-
-  private commitLeaversWhereDue(): void {
-    for (const room of this.data.rooms.values()) {
-      const group = this.data.groups.get(room.roomId);
-      if (!group || room.removed || room.pending || !shouldCommitLeavers(room, group)) continue;
-      void this.commitLeavers(room.roomId).catch((error: unknown) =>
-        this.emit({
-          kind: "error",
-          roomId: room.roomId,
-          error: "sync",
-          reason: `committing leavers: ${String(error)}`,
-        }),
-      );
-    }
-  }
-
   private async commitLeavers(roomId: string): Promise<void> {
     await this.commits.run(roomId, { kind: "commitProposals" }, planCommitLeavers, false);
     await this.refreshIfNeeded(roomId);
@@ -445,37 +307,14 @@ export class MyelinClient {
   // ---- rooms
 
   rooms(): RoomSummary[] {
-    return [...this.data.rooms.values()].map((room) => {
-      const group = this.data.groups.get(room.roomId);
-      const state = group ? roomStateOf(group) : {};
-      const name = state["m.room.name"]?.[""]?.name;
-      const topic = state["m.room.topic"]?.[""]?.topic;
-      return {
-        roomId: room.roomId,
-        membership: room.membership,
-        removed: room.removed,
-        ...(typeof name === "string" ? { name } : {}),
-        ...(typeof topic === "string" ? { topic } : {}),
-        ...(group ? { epoch: Number(groupEpoch(group)) } : {}),
-        memberCount: group ? groupMembers(group).length : 0,
-        ...(room.inviter ? { inviter: room.inviter } : {}),
-      };
-    });
+    return [...this.data.rooms.values()].map((room) => roomSummary(room, this.data.groups.get(room.roomId)));
   }
 
   /**
    * Creates the room, then the epoch-0 commit that carries the encrypted name and topic and the
    * federation object with this server as the sole power (sections 3, 8).
    */
-  async createRoom(
-    options: {
-      name?: string;
-      topic?: string;
-      requiredVerification?: RequiredVerification;
-      window?: number;
-    } = {},
-  ): Promise<string> {
-    const server = serverOf(this.userId);
+  async createRoom(options: NewRoomOptions = {}): Promise<string> {
     const roomId = await this.http.request("POST", "/createRoom", decodeRoomId, {
       body: { room_version: DEFAULT_ROOM_VERSION },
     });
@@ -488,26 +327,11 @@ export class MyelinClient {
       algorithm: defaultAlgorithm(namesForRoomVersion(DEFAULT_ROOM_VERSION)!),
     });
     const group = await createRoomGroup(roomId, own);
-    const federation: FederationObject = {
-      federation: { servers: [server], powers: [server], canPropose: [server] },
-      security: {
-        window: options.window ?? 0,
-        requiredVerification: options.requiredVerification ?? DEFAULT_REQUIRED_VERIFICATION,
-      },
-    };
-    const room: RoomRecord = {
-      ...newRoomRecord(roomId, "joined"),
-      roomVersion: DEFAULT_ROOM_VERSION,
-      federation,
-      joinedEpoch: 0,
-    };
-    await this.queue.run(roomId, () => this.data.saveRoom(room, { group }));
-    const roomState: Record<string, Record<string, Record<string, unknown>>> = {};
-    if (options.name !== undefined) roomState["m.room.name"] = { "": { name: options.name } };
-    if (options.topic !== undefined) roomState["m.room.topic"] = { "": { topic: options.topic } };
+    const { record, federation, roomState } = newRoom(roomId, serverOf(this.userId), options);
+    await this.queue.run(roomId, () => this.data.saveRoom(record, { group }));
     await this.commits.run(roomId, { kind: "create" }, async () => ({
       federation,
-      ...(Object.keys(roomState).length > 0 ? { roomState } : {}),
+      ...(roomState ? { roomState } : {}),
     }));
     return roomId;
   }
@@ -564,38 +388,7 @@ export class MyelinClient {
   async members(roomId: string): Promise<Member[]> {
     const group = this.data.groups.get(roomId);
     if (!group) throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
-    const members = groupMembers(group);
-    const levels = new Map<string, Map<string, { level: string | undefined; key?: Uint8Array }>>();
-    for (const userId of new Set(members.map((m) => m.userId))) {
-      const devices = await deviceVerificationLevels({
-        http: this.http,
-        store: this.data.store,
-        ourUserId: this.userId,
-        userId,
-      });
-      levels.set(
-        userId,
-        new Map(
-          [...devices].map(([id, v]) => [
-            id,
-            { level: v.level, ...(v.signaturePublicKey ? { key: v.signaturePublicKey } : {}) },
-          ]),
-        ),
-      );
-    }
-    const ownLeaf = ownLeafIndex(group);
-    return members.map((m) => {
-      const known = levels.get(m.userId)?.get(m.deviceId);
-      // A level counts only for the key that is actually in the group.
-      const matches = known?.key !== undefined && equalBytes(known.key, m.signaturePublicKey);
-      const verification =
-        m.leafIndex === ownLeaf
-          ? "own"
-          : matches && known?.level
-            ? (known.level as Member["verification"])
-            : "unverified";
-      return { userId: m.userId, deviceId: m.deviceId, leafIndex: m.leafIndex, verification };
-    });
+    return listMembers({ http: this.http, store: this.data.store, ourUserId: this.userId }, group);
   }
 
   async setRoomState(
@@ -659,71 +452,15 @@ export class MyelinClient {
    * commits; then /leave, and the group's secrets are deleted.
    */
   async leave(roomId: string): Promise<void> {
-    if (!this.data.rooms.has(roomId)) throw new MyelinError("UNKNOWN_ROOM", `unknown room ${roomId}`);
-    const inGroup = () => this.data.groups.has(roomId) && !this.data.rooms.get(roomId)?.removed;
-    for (let attempt = 0; attempt < 8 && inGroup(); attempt++) {
-      const sent = await this.queue.run(roomId, async () => {
-        const room = this.data.rooms.get(roomId)!;
-        const group = this.data.groups.get(roomId);
-        const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-        if (!group || !names || groupMembers(group).length <= 1) return true;
-        const proposal = await createSelfRemoveProposal(group);
-        await this.data.saveRoom(room, { group: proposal.state });
-        try {
-          const eventId = await this.http.request(
-            "PUT",
-            `/rooms/${segment(roomId)}/send/m.room.encrypted/${randomId()}`,
-            decodeEventId,
-            { body: { algorithm: defaultAlgorithm(names), ciphertext: proposal.ciphertext } },
-          );
-          await this.data.markOwnEvent(roomId, eventId); // MLS cannot process its own proposal
-          return true;
-        } catch (error) {
-          if (isEpochMismatch(error)) return false;
-          throw error;
-        }
-      });
-      if (sent) break;
-      await this.nextSync();
-    }
-    await this.http.request("POST", `/rooms/${segment(roomId)}/leave`, ignoreBody, { body: {} });
-    await this.queue.run(roomId, async () => {
-      const room = this.data.rooms.get(roomId)!;
-      const left: RoomRecord = {
-        ...room,
-        membership: "left",
-        removed: true,
-        pending: undefined,
-        deliveries: [],
-        buffered: [],
-        epochLeftAt: {},
-      };
-      await this.data.saveRoom(left, { group: null, pending: null });
-    });
+    const deps = { data: this.data, http: this.http, queue: this.queue, newId: randomId };
+    await leaveRoom({ ...deps, nextSync: () => this.nextSync() }, roomId);
   }
 
   // ---- devices and trust
 
-  async devices(): Promise<
-    { deviceId: string; displayName?: string; lastSeenTs?: number; current: boolean; verification: string }[]
-  > {
-    const devices = await this.http.request("GET", "/devices", decodeDevices);
-    const own = await queryUserKeys(this.http, this.userId);
-    const levels = await deviceVerificationLevels({
-      http: this.http,
-      store: this.data.store,
-      ourUserId: this.userId,
-      userId: this.userId,
-    });
-    return devices.map((device) => ({
-      deviceId: device.device_id,
-      ...(device.display_name ? { displayName: device.display_name } : {}),
-      ...(device.last_seen_ts ? { lastSeenTs: device.last_seen_ts } : {}),
-      current: device.device_id === this.deviceId,
-      verification:
-        levels.get(device.device_id)?.level ??
-        (own.devices.has(device.device_id) ? "unverified" : "no MLS keys"),
-    }));
+  devices(): Promise<DeviceSummary[]> {
+    const own = { userId: this.userId, deviceId: this.deviceId };
+    return listDevices({ http: this.http, store: this.data.store, ...own });
   }
 
   /** Signs the user's master key with our user-signing key once the fingerprints match. */
