@@ -3,8 +3,8 @@
 // accepted. When another commit takes the epoch, the intent is planned again on the new group
 // (an invite is retried, a stale self-update is not) and the app is told what happened.
 import { pendingCommitGiveUpTime } from "../../protocol/commitSchedule.js";
-import { defaultAlgorithm, EPOCH_MISMATCH_ERRCODE, namesForRoomVersion } from "../../protocol/names.js";
-import { createRoomCommit, groupEpoch } from "../mls/engine.js";
+import { EPOCH_MISMATCH_ERRCODE } from "../../protocol/names.js";
+import { groupEpoch } from "../mls/engine.js";
 import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { ClientData } from "../clientData.js";
 import type { ClientEvent, CommitIntent } from "../events.js";
@@ -13,7 +13,8 @@ import type { SerialQueue } from "../serialQueue.js";
 import { decodeEventId } from "../wire/replies.js";
 import type { CommitPlanner } from "./commitPlan.js";
 import type { CommitSettlement } from "./roomReducer.js";
-import type { PendingCommitRecord, RoomRecord } from "./roomRecord.js";
+import type { RoomRecord } from "./roomRecord.js";
+import { dropOwnCommit, stageOwnCommit, type CommitRequest } from "./ownCommit.js";
 
 /** D12: the epoch moved on before our commit or message reached the server. */
 export function isEpochMismatch(error: unknown): boolean {
@@ -108,72 +109,37 @@ export class RoomCommits {
 
   private async makeAndSend(roomId: string, intent: CommitIntent, planner: CommitPlanner): Promise<Sent> {
     const { data } = this.deps;
-    const known = data.rooms.get(roomId);
-    const group = data.groups.get(roomId);
-    if (!known || !group || known.removed) {
+    const known = data.room(roomId);
+    if (!known?.group || known.record.removed) {
       throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
     }
-    if (known.pending) return { kind: "busy" };
-    const room = await this.deps.ensureFederation(known);
-    const plan = await planner(room, group);
+    if (known.record.pending) return { kind: "busy" };
+    const record = await this.deps.ensureFederation(known.record);
+    const room = { ...known, record };
+    const plan = await planner(record, known.group);
     if (!plan) return { kind: "dropped" };
-    const commit = await createRoomCommit({
-      state: group,
-      federation: plan.federation,
-      addKeyPackages: (plan.add ?? []).map((device) => device.keyPackage),
-      removeLeafIndices: plan.removeLeafIndices ?? [],
-      ...(plan.roomState ? { roomState: plan.roomState } : {}),
-    });
-    const record: PendingCommitRecord = {
-      id: this.deps.newId(),
-      epoch: Number(groupEpoch(group)),
-      intent,
-      ciphertext: commit.ciphertext,
-      ...(commit.welcome ? { welcome: commit.welcome } : {}),
-      added: plan.add ?? [],
-      inviteUsers: plan.inviteUsers ?? [],
-      federation: plan.federation,
-    };
+    const id = this.deps.newId();
+    const staged = await stageOwnCommit(room, { intent, plan, id, serverName: this.deps.serverName });
     // Written before it is sent: a restart with the commit in flight can still adopt it.
-    await data.saveRoom({ ...room, pending: record }, { pending: commit });
+    await data.saveRoomStep(known, staged.room, []);
     try {
-      await this.send(room, record);
+      await this.send(staged.request);
     } catch (error) {
-      await data.saveRoom({ ...data.rooms.get(roomId)!, pending: undefined }, { pending: null });
+      const current = data.room(roomId)!;
+      await data.saveRoomStep(current, dropOwnCommit(current), []);
       if (isEpochMismatch(error)) return { kind: "raced" };
       throw error;
     }
-    return { kind: "sent", id: record.id, powers: plan.federation.federation.powers };
+    return { kind: "sent", id, powers: plan.federation.federation.powers };
   }
 
-  private async send(room: RoomRecord, commit: PendingCommitRecord): Promise<void> {
-    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-    if (!names) throw new MyelinError("BAD_STATE", `unknown room version of ${room.roomId}`);
-    const content = { algorithm: defaultAlgorithm(names), ciphertext: commit.ciphertext };
-    // Who may take the commit is decided by the current commit's federation object (D13), not by
-    // the one this commit proposes (which may hand the first power on).
-    const { powers, canPropose } = (room.federation ?? commit.federation).federation;
-    const base = `/rooms/${segment(room.roomId)}`;
-    if (powers[0] === this.deps.serverName || commit.epoch === 0) {
-      await this.deps.http.request("PUT", `${base}/state/${segment(names.commitType)}/`, decodeEventId, {
-        body: content,
-      });
-    } else if (canPropose.includes(this.deps.serverName)) {
-      // D13: every server other than powers[0] forwards commits as pending commits.
-      await this.deps.http.request(
-        "PUT",
-        `${base}/send/${segment(names.pendingType)}/${segment(commit.id)}`,
-        decodeEventId,
-        {
-          body: content,
-        },
-      );
-    } else {
-      throw new MyelinError(
-        "CANNOT_COMMIT",
-        `${this.deps.serverName} may not propose commits in ${room.roomId} (not in can_propose)`,
-      );
-    }
+  private async send(request: CommitRequest): Promise<void> {
+    const base = `/rooms/${segment(request.roomId)}`;
+    const path =
+      request.route.kind === "state"
+        ? `${base}/state/${segment(request.route.eventType)}/`
+        : `${base}/send/${segment(request.route.eventType)}/${segment(request.route.txnId)}`;
+    await this.deps.http.request("PUT", path, decodeEventId, { body: request.body });
   }
 
   /** Section 6: a pending commit has failed when nothing came back within len(powers) slots. */

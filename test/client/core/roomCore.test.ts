@@ -13,6 +13,7 @@ import {
 } from "../../../src/client/mls/engine.js";
 import { framedEpoch } from "../../../src/client/rooms/framing.js";
 import { encryptOutgoing, settleSend } from "../../../src/client/rooms/outgoing.js";
+import { dropOwnCommit, stageOwnCommit } from "../../../src/client/rooms/ownCommit.js";
 import { planSetState } from "../../../src/client/rooms/planners.js";
 import {
   dropLostBranch,
@@ -167,6 +168,65 @@ describe("a commit race (section 6)", () => {
     ]);
     expect(kinds(effects)).toEqual(["emit:error"]);
     expect(room.group).toBe(before.group);
+  });
+});
+
+describe("our commit refused with a 409 (D12), then re-planned", () => {
+  const intent = { kind: "setState", eventType: "m.room.topic", stateKey: "" } as const;
+  const plan = (room: Room) => planSetState("m.room.topic", "", { topic: "Bob's" })(room.record, room.group!);
+
+  it("is sent as a pending commit from a server that is not powers[0], dropped on the 409, and made again on the winning epoch", async () => {
+    const { alice, bob } = await threeMembers();
+    const room = bobRoom(bob);
+    const first = await stageOwnCommit(room, {
+      intent,
+      plan: (await plan(room))!,
+      id: "c1",
+      serverName: "b.example",
+    });
+    expect(first.request.route).toEqual({ kind: "pending", eventType: expect.any(String), txnId: "c1" });
+    expect(first.room.record.pending?.epoch).toBe(1);
+    expect(first.room.staged).toBeDefined();
+
+    const dropped = dropOwnCommit(first.room);
+    expect(dropped.record.pending).toBeUndefined();
+    expect(dropped.staged).toBeUndefined();
+    expect(dropped.group).toBe(room.group);
+
+    const winner = await createRoomCommit({ state: alice, federation: federationWith(0) });
+    const caughtUp = await run(dropped, [{ kind: "events", events: [commitEvent(winner)], ownEvents: none }]);
+    const again = await stageOwnCommit(caughtUp.room, {
+      intent,
+      plan: (await plan(caughtUp.room))!,
+      id: "c2",
+      serverName: "b.example",
+    });
+    expect(again.room.record.pending?.epoch).toBe(2);
+    expect(framedEpoch(again.request.body.ciphertext)).toBe(2n);
+  });
+
+  it("is sent as the commit state event by powers[0]", async () => {
+    const { bob } = await threeMembers();
+    const room = bobRoom(bob);
+    const staged = await stageOwnCommit(room, {
+      intent,
+      plan: (await plan(room))!,
+      id: "c1",
+      serverName: "a.example",
+    });
+    expect(staged.request.route).toEqual({ kind: "state", eventType: COMMIT_TYPE });
+  });
+
+  it("is refused before it is made when our server may not propose (can_propose)", async () => {
+    const { bob } = await threeMembers();
+    const room = bobRoom(bob);
+    const made = stageOwnCommit(room, {
+      intent,
+      plan: (await plan(room))!,
+      id: "c1",
+      serverName: "c.example",
+    });
+    await expect(made).rejects.toMatchObject({ code: "CANNOT_COMMIT" });
   });
 });
 
