@@ -92,8 +92,10 @@ export async function reduceRoom(room: Room, input: RoomInput, context: RoomCont
   switch (input.kind) {
     case "events":
       return applyEvents(room, input.events, input.ownEvents, context);
-    case "joined":
-      return step({ ...room, record: noteJoined(room.record, input.events) });
+    case "joined": {
+      const record = noteJoined(room.record, input.events);
+      return step(record === room.record ? room : { ...room, record });
+    }
     case "invited":
       return applyInvite(room, input.state);
     case "left":

@@ -350,3 +350,22 @@ describe("a 409 on a send (D14)", () => {
     expect(await encryptOutgoing(removed, entry)).toBeUndefined();
   });
 });
+
+describe("sync's joined rooms", () => {
+  it("a room already known as joined, with its version, is left as it is (nothing to store)", async () => {
+    const { bob } = await threeMembers();
+    const room = bobRoom(bob);
+    expect((await run(room, [{ kind: "joined", events: [] }])).room).toBe(room);
+  });
+  it("an invited room becomes joined and learns its version from the create event", async () => {
+    const invited = emptyRoom(ROOM_ID, "invited");
+    const create: RoomEvent = {
+      event_id: "$create",
+      type: "m.room.create",
+      content: { room_version: DEFAULT_ROOM_VERSION },
+      origin_server_ts: T0,
+    };
+    const { room } = await run(invited, [{ kind: "joined", events: [create] }]);
+    expect(room.record).toMatchObject({ membership: "joined", roomVersion: DEFAULT_ROOM_VERSION });
+  });
+});
