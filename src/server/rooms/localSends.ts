@@ -9,7 +9,6 @@ import {
   CREATE_EVENT_TYPE,
   defaultAlgorithm,
   eventKind,
-  isMlsRoomVersion,
   namesForRoomVersion,
   type RoomVersionNames,
 } from "../../protocol/names.js";
@@ -70,10 +69,9 @@ export async function createRoom(
   }
   if (body.visibility === "public") throw badJson("D24: MLS rooms cannot be public");
   const roomVersion = body.room_version ?? namesForRoomVersion("de.bwi.mls.v1")?.roomVersion;
-  if (typeof roomVersion !== "string" || !isMlsRoomVersion(roomVersion)) {
+  const names = typeof roomVersion === "string" ? namesForRoomVersion(roomVersion) : undefined;
+  if (typeof roomVersion !== "string" || names === undefined)
     throw unsupportedRoomVersion(String(roomVersion));
-  }
-  const names = namesForRoomVersion(roomVersion) as RoomVersionNames;
   const creationContent = body.creation_content ?? {};
   if (!isJsonObject(creationContent)) throw badJson("creation_content must be an object");
   const algorithm = chooseAlgorithm(names, creationContent.algorithm ?? creationContent.encryption_algorithm);

@@ -168,6 +168,16 @@ export async function deleteDeviceTxns(
   await tx.run("DELETE FROM event_txns WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
 }
 
+/**
+ * Deletes clients' transaction IDs stored before `cutoff` (no retry can come any more); rows of
+ * versions without a timestamp (created_ts = 0) first get `now`, and age from then. Returns how
+ * many were deleted.
+ */
+export async function pruneEventTxns(tx: WriteTransaction, now: number, cutoff: number): Promise<number> {
+  await tx.run("UPDATE event_txns SET created_ts = ? WHERE created_ts = 0", [now]);
+  return (await tx.run("DELETE FROM event_txns WHERE created_ts < ?", [cutoff])).changes;
+}
+
 /** Events of a room with position in (after, upto], oldest first, at most `limit`. */
 export function eventsAfter(
   q: Queryable,
