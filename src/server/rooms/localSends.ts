@@ -1,6 +1,7 @@
 // The delivery-service duties of section 6 for local clients, and local network membership
-// (section 7): create, send, invite, join, leave. Every event is built, signed and checked with the protocol layer's rules inside
-// one write job, so "one commit per epoch" holds under concurrency: jobs never interleave.
+// (section 7): create, send, invite, join, leave. Every event is built, signed and checked with
+// the protocol layer's rules inside one write job, so "one commit per epoch" holds under
+// concurrency: jobs never interleave.
 import { randomBytes } from "node:crypto";
 import { ciphersuites } from "ts-mls";
 import { parseCiphertext } from "../../protocol/auth/authEvent.js";
