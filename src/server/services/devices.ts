@@ -6,7 +6,7 @@ import { invalidParam } from "../errors.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { wakeForDeviceListChange } from "./deviceLists.js";
 import { deleteDeviceKeys } from "./keys.js";
-import { deleteDeviceTxns } from "./roomStore.js";
+import { deleteDeviceTxns } from "../rooms/roomStore.js";
 import type { Session } from "./sessions.js";
 
 /** A device as GET /devices shows it. */

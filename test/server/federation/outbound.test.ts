@@ -20,7 +20,7 @@ import { createFederationClient } from "../../../src/server/federation/transport
 import { createHttpTransport } from "../../../src/server/federation/transport/httpTransport.js";
 import { parseXMatrix } from "../../../src/server/federation/transport/xMatrix.js";
 import type { Edu, OutboundQueue } from "../../../src/server/federation/types.js";
-import { roomMigrations } from "../../../src/server/services/roomSchema.js";
+import { roomMigrations } from "../../../src/server/rooms/roomSchema.js";
 import type { Database } from "../../../src/server/storage/database.js";
 import { openDatabase } from "../../../src/server/storage/open.js";
 import { BACKENDS, createPostgresDatabase } from "../../helpers/serverProcess.js";

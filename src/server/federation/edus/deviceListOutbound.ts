@@ -6,7 +6,7 @@ import type { ServerContext } from "../../context.js";
 import type { JsonObject } from "../../json.js";
 import { advanceDeviceListStream } from "../../services/deviceLists.js";
 import type { WriteTransaction } from "../../storage/database.js";
-import { serversSharingRoomsWith } from "./sharedRooms.js";
+import { serversSharingRoomsWith } from "../../rooms/sharedRooms.js";
 
 export const DEVICE_LIST_UPDATE = "m.device_list_update";
 export const SIGNING_KEY_UPDATE = "m.signing_key_update";
