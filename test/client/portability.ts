@@ -1,28 +1,19 @@
 // The SDK runs in browsers too: outside its Node-only files (named below), nothing under
 // src/client may import a Node built-in, a package not known to run in browsers, or a Node-only
 // file. Apps on Node pass those files' exports in (the store is injected).
-import { builtinModules } from "node:module";
-import { resolveSpecifier, type ImportGraph } from "../helpers/imports.js";
+import {
+  NODE_BUILTINS,
+  PORTABLE_PACKAGES,
+  packageName,
+  resolveSpecifier,
+  type ImportGraph,
+} from "../helpers/imports.js";
 
 /** The only client files that may use Node: the SQLite store (better-sqlite3, Buffer). */
 export const NODE_ONLY_CLIENT_FILES: readonly string[] = ["src/client/store/sqliteStore.ts"];
 
-/** Packages the SDK may use outside its Node-only files: they run in Node and in browsers. */
-export const BROWSER_PACKAGES: readonly string[] = [
-  "ts-mls",
-  "cbor2",
-  "@scure/base",
-  "@noble/hashes",
-  "@noble/curves",
-  "@noble/ciphers",
-];
-
-const NODE_BUILTINS = new Set(builtinModules);
-
-function packageName(specifier: string): string {
-  const parts = specifier.split("/");
-  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] ?? "");
-}
+/** Packages the SDK may use outside its Node-only files: the protocol layer's, and the AEADs. */
+export const BROWSER_PACKAGES: readonly string[] = [...PORTABLE_PACKAGES, "@noble/ciphers"];
 
 /** Every import that keeps the SDK from running in a browser, as "file -> specifier (why)". */
 export function clientPortabilityViolations(graph: ImportGraph): string[] {

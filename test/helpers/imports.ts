@@ -39,11 +39,17 @@ export function layerOf(file: string): string {
   return file.split("/")[1] ?? "";
 }
 
-const NODE_BUILTINS = new Set(builtinModules);
+export const NODE_BUILTINS: ReadonlySet<string> = new Set(builtinModules);
 /** Packages the protocol layer may use: they run in Node and in browsers. */
-const PORTABLE_PACKAGES = ["ts-mls", "cbor2", "@scure/base", "@noble/hashes", "@noble/curves"];
+export const PORTABLE_PACKAGES: readonly string[] = [
+  "ts-mls",
+  "cbor2",
+  "@scure/base",
+  "@noble/hashes",
+  "@noble/curves",
+];
 
-function packageName(specifier: string): string {
+export function packageName(specifier: string): string {
   const parts = specifier.split("/");
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] ?? "");
 }
