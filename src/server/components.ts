@@ -17,7 +17,7 @@ import { markDeviceListChanged } from "./services/deviceLists.js";
 import { getFilter } from "./services/filters.js";
 import { acknowledgeToDevice, keysSyncPart } from "./services/keysSync.js";
 import { startPruning } from "./services/retention.js";
-import { sessionMigrations } from "./services/sessions.js";
+import { sessionMigrations } from "./auth/sessions.js";
 
 /** One rooms domain per server, shared by its client API and federation edges. */
 const roomsByServer = new WeakMap<ServerContext, Rooms>();

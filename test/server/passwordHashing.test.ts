@@ -2,7 +2,7 @@
 // write needs; and its queue is bounded.
 import { afterEach, describe, expect, it } from "vitest";
 import { blockLibuvPool } from "../helpers/libuvPool.js";
-import { HashQueueFull, PasswordHasher } from "../../src/server/services/passwords.js";
+import { HashQueueFull, PasswordHasher } from "../../src/server/auth/passwords.js";
 
 describe("password hashing", () => {
   let hasher: PasswordHasher | undefined;

@@ -17,7 +17,7 @@ import { changedUsers } from "../services/deviceLists.js";
 import { claimRequest, queryRequest } from "../services/keyRequests.js";
 import { keysMigrations, listKeys, uploadKeys } from "../services/keys.js";
 import { uploadSignatures } from "../services/keySignatures.js";
-import type { Session } from "../services/sessions.js";
+import type { Session } from "../auth/sessions.js";
 import { requireUia, type UiaRequest } from "../services/uia.js";
 import { parseToken } from "./rooms.js";
 

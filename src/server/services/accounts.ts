@@ -7,7 +7,7 @@ import { isJsonObject, type JsonObject } from "../json.js";
 import type { Migrations, Queryable } from "../storage/database.js";
 import { createDevice, type NewDevice } from "./devices.js";
 import { loginLimits } from "./loginLimits.js";
-import { HashQueueFull } from "./passwords.js";
+import { HashQueueFull } from "../auth/passwords.js";
 import type { UiaRequest } from "./uia.js";
 
 export const accountMigrations: Migrations = {

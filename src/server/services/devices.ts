@@ -7,7 +7,7 @@ import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { wakeForDeviceListChange } from "./deviceLists.js";
 import { deleteDeviceKeys } from "./keys.js";
 import { deleteDeviceTxns } from "../rooms/roomStore.js";
-import type { Session } from "./sessions.js";
+import type { Session } from "../auth/sessions.js";
 
 /** A device as GET /devices shows it. */
 export interface Device {

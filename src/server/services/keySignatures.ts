@@ -19,7 +19,7 @@ import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js
 import { ed25519Key, isSignatures, signedPartJson, verifies } from "./keyJson.js";
 import { readBasicCredential } from "./keyPackages.js";
 import { federatedDeviceKeys } from "./keys.js";
-import type { Session } from "./sessions.js";
+import type { Session } from "../auth/sessions.js";
 
 export type SignatureFailures = Record<string, Record<string, { errcode: string; error: string }>>;
 

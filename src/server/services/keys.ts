@@ -29,7 +29,7 @@ import {
   invalidMlsKey,
   parseMlsAlgorithm,
 } from "./keyPackages.js";
-import type { Session } from "./sessions.js";
+import type { Session } from "../auth/sessions.js";
 import { deleteDeviceInbox } from "./toDevice.js";
 
 export const keysMigrations: Migrations = {

@@ -6,7 +6,7 @@
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { markDeviceListChanged } from "../../services/deviceLists.js";
-import type { Edu } from "../types.js";
+import type { Edu } from "../../federationTypes.js";
 import { localUsersSharingRoomsWith } from "../../rooms/sharedRooms.js";
 
 export function deviceListEduHandler(ctx: ServerContext) {

@@ -29,7 +29,7 @@ import {
   parseMlsAlgorithm,
 } from "../../services/keyPackages.js";
 import { claimLocalKeys, queryLocalKeys, type ClaimedKeys, type QueryResult } from "../../services/keys.js";
-import { FederationRequestError } from "../types.js";
+import { FederationRequestError } from "../../federationTypes.js";
 
 export const USER_KEYS_QUERY_PATH = "/_matrix/federation/v1/user/keys/query";
 export const USER_KEYS_CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim";

@@ -11,7 +11,7 @@ import { federatedSigningKeys, uploadedSignatures } from "../../services/crossSi
 import { deviceListStreamId } from "../../services/deviceLists.js";
 import { claimRequest, queryRequest } from "../../services/keyRequests.js";
 import { claimLocalKeys, publishedDevices, queryLocalKeys } from "../../services/keys.js";
-import type { FederationRouter } from "../types.js";
+import type { FederationRouter } from "../../federationTypes.js";
 import { USER_KEYS_CLAIM_PATH, USER_KEYS_QUERY_PATH } from "./remoteKeys.js";
 
 export const USER_DEVICES_PATH = "/_matrix/federation/v1/user/devices";

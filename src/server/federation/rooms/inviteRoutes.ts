@@ -4,7 +4,7 @@ import { badJson, unsupportedRoomVersion } from "../../errors.js";
 import { isJsonObject, pathParam, type JsonObject } from "../../json.js";
 import type { RemoteInvite } from "../../rooms/outboundInvite.js";
 import type { Rooms } from "../../rooms/rooms.js";
-import type { FederationRouter } from "../types.js";
+import type { FederationRouter } from "../../federationTypes.js";
 import { INVITE_PATH } from "./peers.js";
 
 /** The invite, if it has every field with the right type and matches its path. */

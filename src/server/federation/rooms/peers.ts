@@ -1,7 +1,7 @@
 // The rooms domain's view of other servers (rooms/ports.ts RoomPeers), over the federation
 // client, the remote key cache and the outbound queue.
 import type { RoomPeers } from "../../rooms/ports.js";
-import type { Federation } from "../types.js";
+import type { Federation } from "../../federationTypes.js";
 
 /** Where remote invites go (section 7, D15; unstable while MSC4256 is). */
 export const INVITE_PATH = "/_matrix/federation/unstable/de.bwi.mls/invite";

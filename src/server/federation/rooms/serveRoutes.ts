@@ -3,7 +3,7 @@
 import { isJsonObject, pathParam, queryParam, queryParams, stringsIn } from "../../json.js";
 import type { Rooms } from "../../rooms/rooms.js";
 import type { ServerContext } from "../../context.js";
-import type { FederationRouter } from "../types.js";
+import type { FederationRouter } from "../../federationTypes.js";
 
 /** A peer's `limit`: a number or numeric string; anything else (or 0) means the default. */
 function limitOf(value: unknown, fallback: number): number {
