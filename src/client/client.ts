@@ -1,25 +1,17 @@
-// MyelinClient: the SDK an app uses. It logs in, sets the device up (section 9), keeps key
-// packages topped up, syncs, feeds room events to the MLS groups and runs the user's room
-// operations as commits (sections 6-8). Storage, fetch and the clock are injected.
-import {
-  DEFAULT_REQUIRED_VERIFICATION,
-  type FederationObject,
-  type RequiredVerification,
-} from "../protocol/federationObject.js";
-import {
-  CREATE_EVENT_TYPE,
-  CURRENT_COMMIT_SYNC_FIELD,
-  DEFAULT_ROOM_VERSION,
-  defaultAlgorithm,
-  namesForRoomVersion,
-} from "../protocol/names.js";
+// MyelinClient: the SDK an app uses, and the driver of its core. It logs in, sets the device up
+// (section 9), keeps key packages topped up, runs sync passes (sync/syncPass.ts feeds them to the
+// room reducer, rooms/roomReducer.ts) and the user's room operations as commits (sections 6-8).
+// Only the driver touches I/O: HTTP through the injected fetch, the store, timers and the clock.
+import type { FederationObject } from "../protocol/federationObject.js";
+import { DEFAULT_ROOM_VERSION, defaultAlgorithm, namesForRoomVersion } from "../protocol/names.js";
 import { ClientData, type Session } from "./clientData.js";
 import { logIn, registerAccount, type LoginReply, type RegisterFields } from "./login.js";
 import { fingerprint as masterFingerprint } from "./device/crossSigning.js";
+import { listDevices, type DeviceSummary } from "./device/deviceList.js";
 import { loadCrossSigningKeys, loadSignatureKeyPair } from "./device/deviceStore.js";
 import { queryUserKeys } from "./device/keysQuery.js";
 import { approveOwnDevice, setUpDevice } from "./device/setUpDevice.js";
-import { deviceVerificationLevels, verifyUser } from "./device/verification.js";
+import { verifyUser } from "./device/verification.js";
 import { MyelinError, NotLoggedInError } from "./errors.js";
 import type {
   ClientEvent,
@@ -35,17 +27,12 @@ import { KeyPackagePool } from "./keyPackagePool.js";
 import {
   createDeviceKeyPackage,
   createRoomGroup,
-  createSelfRemoveProposal,
-  groupEpoch,
   groupMembers,
-  groupRoomId,
-  joinFromWelcome,
-  ownLeafIndex,
-  roomStateOf,
-  welcomeKeyPackageRefs,
   type SignatureKeyPair,
 } from "./mls/engine.js";
 import { serverOf } from "./rooms/commitPlan.js";
+import { leaveRoom } from "./rooms/leaveRoom.js";
+import { listMembers } from "./rooms/members.js";
 import {
   planAddDevices,
   planCommitLeavers,
@@ -53,22 +40,23 @@ import {
   planRemove,
   planSelfUpdate,
   planSetState,
-  shouldCommitLeavers,
 } from "./rooms/planners.js";
-import { isEpochMismatch, RoomCommits } from "./rooms/roomCommits.js";
-import { framedEpoch, RoomEvents } from "./rooms/roomEvents.js";
+import { RoomCommits } from "./rooms/roomCommits.js";
 import { RoomMessages } from "./rooms/roomMessages.js";
+import { newRoom, roomSummary, type NewRoomOptions } from "./rooms/newRoom.js";
 import { newRoomRecord, type RoomRecord } from "./rooms/roomRecord.js";
-import { ensureFederation, ensureRoomVersion, fillGap } from "./rooms/roomLookup.js";
+import { ensureFederation } from "./rooms/roomLookup.js";
 import { sendDeliveries } from "./rooms/deliveries.js";
-import { Rewelcome, REWELCOME_REQUEST_TYPE } from "./rooms/rewelcome.js";
+import { Rewelcome } from "./rooms/rewelcome.js";
 import { SerialQueue } from "./serialQueue.js";
+import { SyncPass } from "./sync/syncPass.js";
 import type { ClientStore } from "./store/clientStore.js";
-import { SYNC_FILTER, type SyncResponse } from "./sync/syncResponse.js";
-import { equalBytes } from "../protocol/bytes.js";
+import { decodeKeysUpload } from "./wire/keys.js";
+import { decodeRoomId, ignoreBody } from "./wire/replies.js";
 
 export { MyelinError, NotLoggedInError } from "./errors.js";
-export { MatrixApiError, HomeserverUnreachableError } from "./http/matrixHttp.js";
+export { MatrixApiError, HomeserverUnreachableError, UnexpectedReplyError } from "./http/matrixHttp.js";
+export type { DeviceSummary } from "./device/deviceList.js";
 
 export interface ClientOptions {
   readonly store: ClientStore;
@@ -100,10 +88,11 @@ export class MyelinClient {
   private readonly listeners = new Set<ClientListener>();
   private readonly now: () => number;
   private readonly pool: KeyPackagePool;
-  private readonly roomEvents: RoomEvents;
+  private readonly own: DeviceRef;
   private readonly commits: RoomCommits;
   private readonly messages_: RoomMessages;
   private readonly rewelcome: Rewelcome;
+  private readonly sync: SyncPass;
   private loop: { abort: AbortController; done: Promise<void> } | undefined;
   private syncWaiters: (() => void)[] = [];
   private syncing: Promise<void> | undefined;
@@ -124,6 +113,7 @@ export class MyelinClient {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     const own: DeviceRef = { userId: this.userId, deviceId: this.deviceId };
+    this.own = own;
     const emit = (event: ClientEvent) => this.emit(event);
     const nextSync = () => this.nextSync();
     this.pool = new KeyPackagePool({ http: this.http, store: data.store, ...own, signatureKeyPair });
@@ -134,15 +124,9 @@ export class MyelinClient {
       serverName: serverOf(this.userId),
       emit,
       newId: randomId,
+      now: this.now,
       nextSync,
       ensureFederation: (room) => ensureFederation(this.http, room),
-    });
-    this.roomEvents = new RoomEvents({
-      data,
-      own,
-      now: this.now,
-      emit,
-      settle: (_roomId, id, outcome) => this.commits.settle(id, outcome),
     });
     this.messages_ = new RoomMessages({
       data,
@@ -169,6 +153,18 @@ export class MyelinClient {
         // The re-added device's old leaf went without an update path: refresh ours.
         if (outcome === "accepted") await this.selfUpdate(roomId);
       },
+    });
+    this.sync = new SyncPass({
+      data,
+      http: this.http,
+      queue: this.queue,
+      pool: this.pool,
+      rewelcome: this.rewelcome,
+      own,
+      now: this.now,
+      emit,
+      settle: (id, outcome) => this.commits.settle(id, outcome),
+      commitLeavers: (roomId) => this.commitLeavers(roomId),
     });
   }
 
@@ -224,14 +220,8 @@ export class MyelinClient {
     });
     const client = new MyelinClient(session, data, setup.signatureKeyPair, options);
     // Others can add this device as soon as it exists (section 9: key packages on the server).
-    const counts = await http.request<{ one_time_key_counts?: Record<string, number> }>(
-      "POST",
-      "/keys/upload",
-      {
-        body: {},
-      },
-    );
-    await client.pool.topUp(counts.one_time_key_counts, undefined);
+    const counts = await http.request("POST", "/keys/upload", decodeKeysUpload, { body: {} });
+    await client.pool.topUp(counts, undefined);
     return client;
   }
 
@@ -249,7 +239,7 @@ export class MyelinClient {
   /** One /sync pass (long-polling up to timeoutMs), everything in it processed and stored. */
   async syncOnce(timeoutMs = 0, signal?: AbortSignal): Promise<void> {
     while (this.syncing) await this.syncing.catch(() => undefined);
-    const pass = this.syncPass(timeoutMs, signal);
+    const pass = this.sync.run(timeoutMs, signal);
     this.syncing = pass;
     try {
       await pass;
@@ -305,145 +295,6 @@ export class MyelinClient {
     return this.syncOnce(2_000);
   }
 
-  private async syncPass(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const since = await this.data.syncToken();
-    const sync = await this.http.request<SyncResponse>("GET", "/sync", {
-      query: { since, timeout: since === undefined ? 0 : timeoutMs, filter: SYNC_FILTER },
-      ...(signal ? { signal } : {}),
-    });
-    // Welcomes first: a room's events in the same response may be ours to read only with them.
-    for (const event of sync.to_device?.events ?? []) {
-      if (event.type === "m.room.encrypted" && typeof event.content.ciphertext === "string") {
-        await this.acceptWelcome(event.content.ciphertext, event.sender);
-      } else if (event.type === REWELCOME_REQUEST_TYPE) {
-        // Not awaited: the commit it makes waits for later sync passes.
-        void this.rewelcome.handle(event.sender, event.content).catch((error: unknown) =>
-          this.emit({
-            kind: "error",
-            error: "sync",
-            reason: `re-welcome of ${event.sender}: ${String(error)}`,
-          }),
-        );
-      }
-    }
-    for (const [roomId, invite] of Object.entries(sync.rooms?.invite ?? {})) {
-      await this.queue.run(roomId, () => this.noteInvite(roomId, invite.invite_state?.events ?? []));
-    }
-    for (const [roomId, joined] of Object.entries(sync.rooms?.join ?? {})) {
-      await this.queue.run(roomId, async () => {
-        const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
-        room.membership = "joined";
-        const timeline = joined.timeline?.events ?? [];
-        for (const event of [...(joined.state?.events ?? []), ...timeline]) {
-          if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
-            room.roomVersion ??= event.content.room_version;
-          }
-        }
-        await ensureRoomVersion(this.http, room);
-        const gap = joined.timeline?.limited
-          ? await fillGap(this.http, room, joined.timeline.prev_batch)
-          : [];
-        await this.roomEvents.process(room, [...gap, ...timeline]);
-        await this.rewelcome.check(room, joined[CURRENT_COMMIT_SYNC_FIELD]);
-        await this.data.saveRoom(room);
-      });
-    }
-    for (const roomId of Object.keys(sync.rooms?.leave ?? {})) {
-      await this.queue.run(roomId, async () => {
-        const room = this.data.rooms.get(roomId);
-        if (!room) return;
-        // Our user left (from another device): the server sends this device nothing more, so
-        // its group state is useless and, holding secrets, deleted.
-        room.membership = "left";
-        const hadGroup = this.data.groups.has(roomId);
-        if (hadGroup) {
-          room.removed = true;
-          room.pending = undefined;
-          room.deliveries = [];
-          room.buffered = [];
-          room.epochLeftAt = {};
-        }
-        await this.data.saveRoom(room, hadGroup ? { group: null, pending: null } : {});
-      });
-    }
-    for (const room of this.data.rooms.values()) {
-      await this.queue.run(room.roomId, async () => {
-        await this.roomEvents.pruneExpired(room);
-        await this.rewelcome.resendIfDue(room);
-      });
-    }
-    await this.pool.topUp(sync.device_one_time_keys_count, sync.device_unused_fallback_key_types);
-    await this.data.saveSyncToken(sync.next_batch);
-    await sendDeliveries(this.http, this.data, this.queue);
-    this.commitLeaversWhereDue();
-  }
-
-  /** Section 9: a Welcome names one of our key packages; joining the group uses it up. */
-  private async acceptWelcome(welcome: string, sender: string): Promise<void> {
-    let found;
-    let group;
-    try {
-      found = await this.pool.find(welcomeKeyPackageRefs(welcome));
-      if (!found) return; // a Welcome for another device's key packages, or an old one
-      group = await joinFromWelcome(welcome, found.keyPackage);
-    } catch (error) {
-      this.emit({ kind: "error", error: "welcome", reason: `Welcome from ${sender}: ${String(error)}` });
-      return;
-    }
-    const roomId = groupRoomId(group);
-    await this.queue.run(roomId, async () => {
-      const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
-      if (this.data.groups.has(roomId) && !room.removed) return;
-      room.removed = false;
-      delete room.rewelcome;
-      room.currentCommitId = undefined; // the next sync names the commit the Welcome follows
-      room.joinedEpoch = Number(groupEpoch(group));
-      room.epochLeftAt = {};
-      room.pending = undefined;
-      room.federation = undefined; // learnt from the current commit, once we can read the room
-      room.buffered = room.buffered.filter((event) => {
-        const epoch = framedEpoch(event.content.ciphertext);
-        return epoch === undefined || epoch >= groupEpoch(group);
-      });
-      await this.data.saveRoom(room, { group, pending: null });
-      await this.pool.used(found.storeKey);
-      await this.roomEvents.replayBuffered(room);
-    });
-  }
-
-  private async noteInvite(
-    roomId: string,
-    state: readonly { type: string; sender?: string; content: Record<string, unknown> }[],
-  ) {
-    const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "invited");
-    if (room.membership === "joined") return;
-    const fresh = room.membership !== "invited" || room.inviter === undefined;
-    room.membership = "invited";
-    for (const event of state) {
-      if (event.type === CREATE_EVENT_TYPE && typeof event.content.room_version === "string") {
-        room.roomVersion ??= event.content.room_version;
-      }
-      if (event.type === "m.room.member" && event.sender) room.inviter = event.sender;
-    }
-    await this.data.saveRoom(room);
-    if (fresh) this.emit({ kind: "invite", roomId, ...(room.inviter ? { inviter: room.inviter } : {}) });
-  }
-
-  private commitLeaversWhereDue(): void {
-    for (const room of this.data.rooms.values()) {
-      const group = this.data.groups.get(room.roomId);
-      if (!group || room.removed || room.pending || !shouldCommitLeavers(room, group)) continue;
-      void this.commitLeavers(room.roomId).catch((error: unknown) =>
-        this.emit({
-          kind: "error",
-          roomId: room.roomId,
-          error: "sync",
-          reason: `committing leavers: ${String(error)}`,
-        }),
-      );
-    }
-  }
-
   private async commitLeavers(roomId: string): Promise<void> {
     await this.commits.run(roomId, { kind: "commitProposals" }, planCommitLeavers, false);
     await this.refreshIfNeeded(roomId);
@@ -456,38 +307,15 @@ export class MyelinClient {
   // ---- rooms
 
   rooms(): RoomSummary[] {
-    return [...this.data.rooms.values()].map((room) => {
-      const group = this.data.groups.get(room.roomId);
-      const state = group ? roomStateOf(group) : {};
-      const name = state["m.room.name"]?.[""]?.name;
-      const topic = state["m.room.topic"]?.[""]?.topic;
-      return {
-        roomId: room.roomId,
-        membership: room.membership,
-        removed: room.removed,
-        ...(typeof name === "string" ? { name } : {}),
-        ...(typeof topic === "string" ? { topic } : {}),
-        ...(group ? { epoch: Number(groupEpoch(group)) } : {}),
-        memberCount: group ? groupMembers(group).length : 0,
-        ...(room.inviter ? { inviter: room.inviter } : {}),
-      };
-    });
+    return [...this.data.rooms.values()].map((room) => roomSummary(room, this.data.groups.get(room.roomId)));
   }
 
   /**
    * Creates the room, then the epoch-0 commit that carries the encrypted name and topic and the
    * federation object with this server as the sole power (sections 3, 8).
    */
-  async createRoom(
-    options: {
-      name?: string;
-      topic?: string;
-      requiredVerification?: RequiredVerification;
-      window?: number;
-    } = {},
-  ): Promise<string> {
-    const server = serverOf(this.userId);
-    const { room_id: roomId } = await this.http.request<{ room_id: string }>("POST", "/createRoom", {
+  async createRoom(options: NewRoomOptions = {}): Promise<string> {
+    const roomId = await this.http.request("POST", "/createRoom", decodeRoomId, {
       body: { room_version: DEFAULT_ROOM_VERSION },
     });
     const pair = await loadSignatureKeyPair(this.data.store, this.userId, this.deviceId);
@@ -499,31 +327,17 @@ export class MyelinClient {
       algorithm: defaultAlgorithm(namesForRoomVersion(DEFAULT_ROOM_VERSION)!),
     });
     const group = await createRoomGroup(roomId, own);
-    const federation: FederationObject = {
-      federation: { servers: [server], powers: [server], canPropose: [server] },
-      security: {
-        window: options.window ?? 0,
-        requiredVerification: options.requiredVerification ?? DEFAULT_REQUIRED_VERIFICATION,
-      },
-    };
-    const room = newRoomRecord(roomId, "joined");
-    room.roomVersion = DEFAULT_ROOM_VERSION;
-    room.federation = federation;
-    room.joinedEpoch = 0;
-    await this.queue.run(roomId, () => this.data.saveRoom(room, { group }));
-    const roomState: Record<string, Record<string, Record<string, unknown>>> = {};
-    if (options.name !== undefined) roomState["m.room.name"] = { "": { name: options.name } };
-    if (options.topic !== undefined) roomState["m.room.topic"] = { "": { topic: options.topic } };
+    const { record, federation, roomState } = newRoom(roomId, serverOf(this.userId), options);
+    await this.queue.run(roomId, () => this.data.saveRoom(record, { group }));
     await this.commits.run(roomId, { kind: "create" }, async () => ({
       federation,
-      ...(Object.keys(roomState).length > 0 ? { roomState } : {}),
+      ...(roomState ? { roomState } : {}),
     }));
     return roomId;
   }
 
   async invite(roomId: string, userId: string): Promise<InviteResult> {
-    const room = this.joinedRoom(roomId);
-    await ensureFederation(this.http, room);
+    const room = await this.withFederation(roomId);
     const plan = await planAddDevices(
       { http: this.http, store: this.data.store, ourUserId: this.userId },
       room,
@@ -537,15 +351,14 @@ export class MyelinClient {
 
   /** Joins a room we were invited to; the Welcome may come before or after (it is waited for). */
   async join(roomId: string): Promise<void> {
-    await this.http.request("POST", `/rooms/${segment(roomId)}/join`, { body: {} });
+    await this.http.request("POST", `/rooms/${segment(roomId)}/join`, ignoreBody, { body: {} });
     await this.queue.run(roomId, async () => {
       const room = this.data.rooms.get(roomId) ?? newRoomRecord(roomId, "joined");
-      room.membership = "joined";
-      await this.data.saveRoom(room);
+      await this.data.saveRoom({ ...room, membership: "joined" });
     });
-    const deadline = Date.now() + WELCOME_WAIT_MS;
+    const deadline = this.now() + WELCOME_WAIT_MS;
     while (!this.data.groups.has(roomId)) {
-      if (Date.now() > deadline) {
+      if (this.now() > deadline) {
         throw new MyelinError(
           "NO_WELCOME",
           `joined ${roomId}, but no Welcome for this device arrived yet; messages become readable once it does`,
@@ -553,11 +366,7 @@ export class MyelinClient {
       }
       await this.nextSync();
     }
-    const room = this.data.rooms.get(roomId)!;
-    await this.queue.run(roomId, async () => {
-      await ensureFederation(this.http, room);
-      await this.data.saveRoom(room);
-    });
+    await this.withFederation(roomId);
     this.emit({ kind: "joined", roomId });
   }
 
@@ -579,38 +388,7 @@ export class MyelinClient {
   async members(roomId: string): Promise<Member[]> {
     const group = this.data.groups.get(roomId);
     if (!group) throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
-    const members = groupMembers(group);
-    const levels = new Map<string, Map<string, { level: string | undefined; key?: Uint8Array }>>();
-    for (const userId of new Set(members.map((m) => m.userId))) {
-      const devices = await deviceVerificationLevels({
-        http: this.http,
-        store: this.data.store,
-        ourUserId: this.userId,
-        userId,
-      });
-      levels.set(
-        userId,
-        new Map(
-          [...devices].map(([id, v]) => [
-            id,
-            { level: v.level, ...(v.signaturePublicKey ? { key: v.signaturePublicKey } : {}) },
-          ]),
-        ),
-      );
-    }
-    const ownLeaf = ownLeafIndex(group);
-    return members.map((m) => {
-      const known = levels.get(m.userId)?.get(m.deviceId);
-      // A level counts only for the key that is actually in the group.
-      const matches = known?.key !== undefined && equalBytes(known.key, m.signaturePublicKey);
-      const verification =
-        m.leafIndex === ownLeaf
-          ? "own"
-          : matches && known?.level
-            ? (known.level as Member["verification"])
-            : "unverified";
-      return { userId: m.userId, deviceId: m.deviceId, leafIndex: m.leafIndex, verification };
-    });
+    return listMembers({ http: this.http, store: this.data.store, ourUserId: this.userId }, group);
   }
 
   async setRoomState(
@@ -674,66 +452,15 @@ export class MyelinClient {
    * commits; then /leave, and the group's secrets are deleted.
    */
   async leave(roomId: string): Promise<void> {
-    const room = this.data.rooms.get(roomId);
-    if (!room) throw new MyelinError("UNKNOWN_ROOM", `unknown room ${roomId}`);
-    for (let attempt = 0; attempt < 8 && this.data.groups.has(roomId) && !room.removed; attempt++) {
-      const sent = await this.queue.run(roomId, async () => {
-        const group = this.data.groups.get(roomId);
-        const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-        if (!group || !names || groupMembers(group).length <= 1) return true;
-        const proposal = await createSelfRemoveProposal(group);
-        await this.data.saveRoom(room, { group: proposal.state });
-        try {
-          const reply = await this.http.request<{ event_id: string }>(
-            "PUT",
-            `/rooms/${segment(roomId)}/send/m.room.encrypted/${randomId()}`,
-            { body: { algorithm: defaultAlgorithm(names), ciphertext: proposal.ciphertext } },
-          );
-          await this.data.markOwnEvent(roomId, reply.event_id); // MLS cannot process its own proposal
-          return true;
-        } catch (error) {
-          if (isEpochMismatch(error)) return false;
-          throw error;
-        }
-      });
-      if (sent) break;
-      await this.nextSync();
-    }
-    await this.http.request("POST", `/rooms/${segment(roomId)}/leave`, { body: {} });
-    await this.queue.run(roomId, async () => {
-      room.membership = "left";
-      room.removed = true;
-      room.pending = undefined;
-      room.deliveries = [];
-      room.buffered = [];
-      room.epochLeftAt = {};
-      await this.data.saveRoom(room, { group: null, pending: null });
-    });
+    const deps = { data: this.data, http: this.http, queue: this.queue, newId: randomId };
+    await leaveRoom({ ...deps, nextSync: () => this.nextSync() }, roomId);
   }
 
   // ---- devices and trust
 
-  async devices(): Promise<
-    { deviceId: string; displayName?: string; lastSeenTs?: number; current: boolean; verification: string }[]
-  > {
-    const reply = await this.http.request<{
-      devices: { device_id: string; display_name?: string; last_seen_ts?: number }[];
-    }>("GET", "/devices");
-    const own = await queryUserKeys(this.http, this.userId);
-    const levels = await deviceVerificationLevels({
-      http: this.http,
-      store: this.data.store,
-      ourUserId: this.userId,
-      userId: this.userId,
-    });
-    return reply.devices.map((device) => ({
-      deviceId: device.device_id,
-      ...(device.display_name ? { displayName: device.display_name } : {}),
-      ...(device.last_seen_ts ? { lastSeenTs: device.last_seen_ts } : {}),
-      current: device.device_id === this.deviceId,
-      verification:
-        levels.get(device.device_id)?.level ?? (own.devices[device.device_id] ? "unverified" : "no MLS keys"),
-    }));
+  devices(): Promise<DeviceSummary[]> {
+    const own = { userId: this.userId, deviceId: this.deviceId };
+    return listDevices({ http: this.http, store: this.data.store, ...own });
   }
 
   /** Signs the user's master key with our user-signing key once the fingerprints match. */
@@ -763,16 +490,25 @@ export class MyelinClient {
       const group = this.data.groups.get(room.roomId);
       if (!group || room.removed || room.membership !== "joined") continue;
       if (groupMembers(group).some((m) => m.userId === this.userId && m.deviceId === deviceId)) continue;
-      await ensureFederation(this.http, room);
       const plan = await planAddDevices(
         { http: this.http, store: this.data.store, ourUserId: this.userId },
-        room,
+        await this.withFederation(room.roomId),
         this.userId,
         { onlyDevice: deviceId, invite: false },
       );
       await this.commits.run(room.roomId, { kind: "addDevice", userId: this.userId, deviceId }, plan.planner);
     }
     await sendDeliveries(this.http, this.data, this.queue);
+  }
+
+  /** The joined room's record with its current federation object (fetched and stored when unknown). */
+  private withFederation(roomId: string): Promise<RoomRecord> {
+    return this.queue.run(roomId, async () => {
+      const room = this.joinedRoom(roomId);
+      const next = await ensureFederation(this.http, room);
+      if (next !== room) await this.data.saveRoom(next);
+      return next;
+    });
   }
 
   private joinedRoom(roomId: string): RoomRecord {

@@ -3,6 +3,7 @@
 import type { ClientStore, StoreOp } from "./store/clientStore.js";
 import { decodeGroupState, encodeGroupState, type GroupState, type PendingCommit } from "./mls/engine.js";
 import type { RoomRecord } from "./rooms/roomRecord.js";
+import type { Room } from "./rooms/roomReducer.js";
 import type { TimelineMessage } from "./events.js";
 
 export interface Session {
@@ -57,6 +58,46 @@ export class ClientData {
     return data;
   }
 
+  /** A room as the reducer sees it (record, group, our staged commit), if this device knows it. */
+  room(roomId: string): Room | undefined {
+    const record = this.rooms.get(roomId);
+    if (!record) return undefined;
+    return { record, group: this.groups.get(roomId), staged: this.pendingCommits.get(roomId) };
+  }
+
+  /**
+   * Stores a reducer step in one transaction: the record, the group state and staged commit where
+   * they changed (gone ones deleted: their secrets must go), and new history entries.
+   */
+  async saveRoomStep(
+    before: Room | undefined,
+    after: Room,
+    timeline: readonly { readonly message: TimelineMessage; readonly seq: number }[],
+  ): Promise<void> {
+    const roomId = after.record.roomId;
+    const ops: StoreOp[] = [{ op: "put", ns: "rooms", key: roomId, value: jsonBytes(after.record) }];
+    if (after.group !== before?.group) {
+      if (after.group)
+        ops.push({ op: "put", ns: "groups", key: roomId, value: encodeGroupState(after.group) });
+      else ops.push({ op: "delete", ns: "groups", key: roomId });
+    }
+    if (after.staged !== before?.staged) {
+      if (after.staged) {
+        const value = encodeGroupState(after.staged.pendingState);
+        ops.push({ op: "put", ns: "groups", key: `pending:${roomId}`, value });
+      } else ops.push({ op: "delete", ns: "groups", key: `pending:${roomId}` });
+    }
+    for (const { message, seq } of timeline) {
+      ops.push({ op: "put", ns: "timeline", key: timelineKey(roomId, seq), value: jsonBytes(message) });
+    }
+    await this.store.transaction(ops);
+    this.rooms.set(roomId, after.record);
+    if (after.group) this.groups.set(roomId, after.group);
+    else this.groups.delete(roomId);
+    if (after.staged) this.pendingCommits.set(roomId, after.staged);
+    else this.pendingCommits.delete(roomId);
+  }
+
   async session(): Promise<Session | undefined> {
     const bytes = await this.store.get("account", "session");
     return bytes ? parseJsonBytes<Session>(bytes) : undefined;
@@ -104,17 +145,20 @@ export class ClientData {
     else if (changes.pending) this.pendingCommits.set(room.roomId, changes.pending);
   }
 
-  /** Appends decrypted messages to the room's history (the room's nextSeq is advanced and saved). */
-  async appendTimeline(room: RoomRecord, messages: readonly TimelineMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const ops: StoreOp[] = messages.map((message) => ({
+  /** Appends decrypted messages to the room's history; returns the record with nextSeq advanced. */
+  async appendTimeline(room: RoomRecord, messages: readonly TimelineMessage[]): Promise<RoomRecord> {
+    if (messages.length === 0) return room;
+    const ops: StoreOp[] = messages.map((message, index) => ({
       op: "put",
       ns: "timeline",
-      key: timelineKey(room.roomId, room.nextSeq++),
+      key: timelineKey(room.roomId, room.nextSeq + index),
       value: jsonBytes(message),
     }));
-    ops.push({ op: "put", ns: "rooms", key: room.roomId, value: jsonBytes(room) });
+    const next: RoomRecord = { ...room, nextSeq: room.nextSeq + messages.length };
+    ops.push({ op: "put", ns: "rooms", key: room.roomId, value: jsonBytes(next) });
     await this.store.transaction(ops);
+    this.rooms.set(room.roomId, next);
+    return next;
   }
 
   async timeline(roomId: string): Promise<TimelineMessage[]> {

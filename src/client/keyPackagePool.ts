@@ -11,6 +11,7 @@ import {
 import type { MatrixHttp } from "./http/matrixHttp.js";
 import type { ClientStore } from "./store/clientStore.js";
 import { jsonBytes, parseJsonBytes } from "./clientData.js";
+import { ignoreBody } from "./wire/replies.js";
 
 /** D17: keys are uploaded under the unstable prefix while the proposal is unstable. */
 export const MLS_ALGORITHM = UNSTABLE_NAMES.prefix + MANDATORY_CIPHERSUITE;
@@ -38,10 +39,10 @@ export class KeyPackagePool {
 
   /** `counts` and `unusedFallbackTypes` as sync reports them (device_one_time_keys_count, ...). */
   async topUp(
-    counts: Record<string, number> | undefined,
+    counts: ReadonlyMap<string, number> | undefined,
     unusedFallbackTypes: readonly string[] | undefined,
   ): Promise<void> {
-    const have = counts?.[MLS_ALGORITHM] ?? 0;
+    const have = counts?.get(MLS_ALGORITHM) ?? 0;
     const oneTime = have < LOW ? await this.make(TARGET - have, false) : [];
     const lastResort = unusedFallbackTypes?.includes(MLS_ALGORITHM) ? [] : await this.make(1, true);
     if (oneTime.length === 0 && lastResort.length === 0) return;
@@ -49,7 +50,7 @@ export class KeyPackagePool {
     if (oneTime.length > 0) body.one_time_keys = Object.fromEntries(oneTime.map((kp) => [kp.keyId, kp.wire]));
     if (lastResort.length > 0)
       body.fallback_keys = Object.fromEntries(lastResort.map((kp) => [kp.keyId, kp.wire]));
-    await this.options.http.request("POST", "/keys/upload", { body });
+    await this.options.http.request("POST", "/keys/upload", ignoreBody, { body });
     if (lastResort.length > 0) await this.forgetOldLastResort();
   }
 

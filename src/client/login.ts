@@ -1,12 +1,9 @@
 // Getting an access token: registration with user-interactive auth (dummy or registration
 // token) and password login, as the client-server API defines them.
 import { MatrixApiError, MatrixHttp, type Fetch } from "./http/matrixHttp.js";
+import { decodeLoginReply, ignoreBody, type LoginReply } from "./wire/replies.js";
 
-export interface LoginReply {
-  readonly user_id: string;
-  readonly device_id: string;
-  readonly access_token: string;
-}
+export type { LoginReply } from "./wire/replies.js";
 
 interface Credentials {
   readonly baseUrl: string;
@@ -34,7 +31,7 @@ export async function registerAccount(options: Credentials & RegisterFields): Pr
   };
   let session: string | undefined;
   try {
-    await http.request("POST", "/register", { body });
+    await http.request("POST", "/register", ignoreBody, { body });
   } catch (error) {
     if (!(error instanceof MatrixApiError) || error.status !== 401) throw error;
     session = typeof error.body.session === "string" ? error.body.session : undefined;
@@ -42,11 +39,11 @@ export async function registerAccount(options: Credentials & RegisterFields): Pr
   const auth = options.registrationToken
     ? { type: "m.login.registration_token", token: options.registrationToken, session }
     : { type: "m.login.dummy", session };
-  return http.request<LoginReply>("POST", "/register", { body: { ...body, auth } });
+  return http.request("POST", "/register", decodeLoginReply, { body: { ...body, auth } });
 }
 
 export async function logIn(options: Credentials & { readonly user: string }): Promise<LoginReply> {
-  return httpFor(options).request<LoginReply>("POST", "/login", {
+  return httpFor(options).request("POST", "/login", decodeLoginReply, {
     body: {
       type: "m.login.password",
       identifier: { type: "m.id.user", user: options.user },

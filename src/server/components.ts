@@ -8,17 +8,40 @@ import { versionsComponent } from "./api/versions.js";
 import { transportComponent, type FederationComponent } from "./federation/transport/federationComponent.js";
 import { outboundMigrations } from "./federation/outbound/schema.js";
 import { eduHandlers, keysFederationRoutes } from "./federation/edus/index.js";
+import { federationRoomPeers } from "./federation/rooms/peers.js";
 import { roomFederation } from "./federation/rooms/roomFederation.js";
+import type { ServerContext } from "./context.js";
+import { createRooms, type Rooms } from "./rooms/rooms.js";
+import { accountExists } from "./services/accounts.js";
+import { markDeviceListChanged } from "./keys/deviceLists.js";
 import { getFilter } from "./services/filters.js";
 import { acknowledgeToDevice, keysSyncPart } from "./services/keysSync.js";
 import { startPruning } from "./services/retention.js";
-import { sessionMigrations } from "./services/sessions.js";
+import { sessionMigrations } from "./auth/sessions.js";
+
+/** One rooms domain per server, shared by its client API and federation edges. */
+const roomsByServer = new WeakMap<ServerContext, Rooms>();
+function roomsOf(ctx: ServerContext): Rooms {
+  let rooms = roomsByServer.get(ctx);
+  if (rooms === undefined) {
+    rooms = createRooms(ctx, {
+      peers: federationRoomPeers(ctx.federation),
+      userExists: accountExists,
+      joined: async (tx, userId, others) => {
+        await markDeviceListChanged(tx, userId);
+        for (const other of others) await markDeviceListChanged(tx, other, userId);
+      },
+    });
+    roomsByServer.set(ctx, rooms);
+  }
+  return rooms;
+}
 
 export const components: readonly FederationComponent[] = [
   { name: "sessions", migrations: sessionMigrations },
   versionsComponent,
   accountsComponent,
-  roomsComponent,
+  roomsComponent(roomsOf),
   keysComponent,
   toDeviceComponent,
   syncComponent({
@@ -42,16 +65,7 @@ export const components: readonly FederationComponent[] = [
   },
   {
     name: "federation_rooms",
-    federation: (ctx) => {
-      const rooms = roomFederation(ctx);
-      return {
-        routes: (router) => rooms.routes(router),
-        registerHandlers: (handlers) =>
-          handlers.registerPduHandler((origin, pdus) => rooms.receivePdus(origin, pdus)),
-        start: () => rooms.start(),
-        close: () => rooms.close(),
-      };
-    },
+    federation: (ctx) => roomFederation(ctx, roomsOf(ctx)),
   },
   {
     // Not federation as such: the participant's start and close run the pruning job with the server.

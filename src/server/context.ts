@@ -2,12 +2,12 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ProtocolCrypto } from "../protocol/crypto.js";
 import type { Clock } from "./clock.js";
-import type { Federation } from "./federation/types.js";
+import type { Federation } from "./federationTypes.js";
 import type { ServerConfig } from "./config.js";
 import type { KeyFederation } from "./keys/keyFederation.js";
-import type { Notifier } from "./services/notifier.js";
-import type { PasswordHasher } from "./services/passwords.js";
-import type { Sessions } from "./services/sessions.js";
+import type { Notifier } from "./notifier.js";
+import type { PasswordHasher } from "./auth/passwords.js";
+import type { Sessions } from "./auth/sessions.js";
 import type { ServerSigningKey } from "./signingKey.js";
 import type { Database } from "./storage/database.js";
 

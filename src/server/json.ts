@@ -1,7 +1,7 @@
 // JSON values and readers for their fields, shared by the HTTP edge and the services (which know
 // nothing of HTTP): a wrong or missing field is M_BAD_JSON / M_MISSING_PARAM, raised before
 // anything changes.
-import { badJson, missingParam } from "./errors.js";
+import { badJson, invalidParam, missingParam } from "./errors.js";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -50,4 +50,29 @@ export function optionalStringList(body: JsonObject, field: string): string[] | 
     throw badJson(`${field} must be a list of strings`);
   }
   return value as string[];
+}
+
+/** A path parameter the router matched (a string; "" when the route has no such segment). */
+export function pathParam(params: unknown, name: string): string {
+  const value = isJsonObject(params) ? params[name] : undefined;
+  return typeof value === "string" ? value : "";
+}
+
+/** A query parameter given at most once; M_INVALID_PARAM when repeated. */
+export function queryParam(query: unknown, name: string): string | undefined {
+  const value = isJsonObject(query) ? query[name] : undefined;
+  if (value === undefined || typeof value === "string") return value;
+  throw invalidParam(`${name} must be given once`);
+}
+
+/** A query parameter that may repeat, as a list. */
+export function queryParams(query: unknown, name: string): string[] {
+  const value = isJsonObject(query) ? query[name] : undefined;
+  const values: unknown[] = Array.isArray(value) ? value : [value];
+  return values.filter((v): v is string => typeof v === "string");
+}
+
+/** The strings of a list field, ignoring other items (lenient, for peers' optional hints). */
+export function stringsIn(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
 }

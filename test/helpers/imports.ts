@@ -9,6 +9,11 @@ const IMPORT =
 /** File path (relative to the root, with .ts) → import specifiers as written. */
 export type ImportGraph = Map<string, string[]>;
 
+/** The specifiers a source file imports or re-exports from, type-only ones included. */
+export function importSpecifiers(source: string): string[] {
+  return [...source.matchAll(IMPORT)].map((m) => m[1] ?? m[2] ?? m[3] ?? "");
+}
+
 export function readImportGraph(root: string, folder = "src"): ImportGraph {
   const graph: ImportGraph = new Map();
   const walk = (dir: string): void => {
@@ -16,9 +21,7 @@ export function readImportGraph(root: string, folder = "src"): ImportGraph {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (entry.name.endsWith(".ts")) {
-        const source = readFileSync(path, "utf8");
-        const specifiers = [...source.matchAll(IMPORT)].map((m) => m[1] ?? m[2] ?? m[3] ?? "");
-        graph.set(relative(root, path), specifiers);
+        graph.set(relative(root, path), importSpecifiers(readFileSync(path, "utf8")));
       }
     }
   };
@@ -36,11 +39,17 @@ export function layerOf(file: string): string {
   return file.split("/")[1] ?? "";
 }
 
-const NODE_BUILTINS = new Set(builtinModules);
+export const NODE_BUILTINS: ReadonlySet<string> = new Set(builtinModules);
 /** Packages the protocol layer may use: they run in Node and in browsers. */
-const PORTABLE_PACKAGES = ["ts-mls", "cbor2", "@scure/base", "@noble/hashes", "@noble/curves"];
+export const PORTABLE_PACKAGES: readonly string[] = [
+  "ts-mls",
+  "cbor2",
+  "@scure/base",
+  "@noble/hashes",
+  "@noble/curves",
+];
 
-function packageName(specifier: string): string {
+export function packageName(specifier: string): string {
   const parts = specifier.split("/");
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] ?? "");
 }
@@ -98,4 +107,120 @@ export function findCycle(graph: ImportGraph): string[] | undefined {
     if (cycle) return cycle;
   }
   return undefined;
+}
+
+/**
+ * The unit of src/server a file belongs to in the folder-level checks: each immediate subfolder
+ * ("rooms/", "services/"), and each top-level file on its own ("context.ts"). Top-level files are
+ * not one "root" unit: the composition root (server.ts, components.ts) imports every folder and
+ * every folder imports the shared kernel (context.ts, errors.ts, json.ts), so one root unit would
+ * make every folder part of one cycle and hide the real ones. Undefined outside src/server.
+ */
+export function serverUnitOf(file: string): string | undefined {
+  const parts = file.split("/");
+  if (parts[0] !== "src" || parts[1] !== "server" || parts.length < 3) return undefined;
+  return parts.length > 3 ? `${parts[2]}/` : parts[2];
+}
+
+/** Unit → unit it imports → the file imports that make that edge (type-only ones included). */
+export type UnitGraph = Map<string, Map<string, string[]>>;
+
+export function serverUnitGraph(graph: ImportGraph): UnitGraph {
+  const units: UnitGraph = new Map();
+  for (const [file, specifiers] of graph) {
+    const from = serverUnitOf(file);
+    if (from === undefined) continue;
+    const edges = units.get(from) ?? new Map<string, string[]>();
+    units.set(from, edges);
+    for (const specifier of specifiers) {
+      const target = resolveSpecifier(file, specifier);
+      const to = target === undefined ? undefined : serverUnitOf(target);
+      if (to === undefined || to === from) continue;
+      edges.set(to, [...(edges.get(to) ?? []), `${file} -> ${target}`]);
+    }
+  }
+  return units;
+}
+
+/** The strongly connected groups of more than one unit (Tarjan), each sorted, sorted by first unit. */
+function cyclicGroups(units: UnitGraph): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const groups: string[][] = [];
+  const visit = (unit: string): void => {
+    index.set(unit, index.size);
+    low.set(unit, index.get(unit) as number);
+    stack.push(unit);
+    onStack.add(unit);
+    for (const next of units.get(unit)?.keys() ?? []) {
+      if (!index.has(next)) {
+        visit(next);
+        low.set(unit, Math.min(low.get(unit) as number, low.get(next) as number));
+      } else if (onStack.has(next)) {
+        low.set(unit, Math.min(low.get(unit) as number, index.get(next) as number));
+      }
+    }
+    if (low.get(unit) !== index.get(unit)) return;
+    const group: string[] = [];
+    for (let member = stack.pop(); member !== undefined; member = stack.pop()) {
+      onStack.delete(member);
+      group.push(member);
+      if (member === unit) break;
+    }
+    if (group.length > 1) groups.push(group.sort());
+  };
+  for (const unit of [...units.keys()].sort()) if (!index.has(unit)) visit(unit);
+  return groups.sort((a, b) => (a[0] ?? "").localeCompare(b[0] ?? ""));
+}
+
+/**
+ * Every import cycle between units of src/server: for each group of units that import each other
+ * (directly or round about), one line per import edge inside the group with the file imports
+ * behind it, e.g. "[federation/ services/] services/ -> federation/: src/server/services/a.ts ->
+ * src/server/federation/b.ts". Breaking every edge of one line breaks that part of the cycle.
+ */
+export function serverFolderCycles(graph: ImportGraph): string[] {
+  const units = serverUnitGraph(graph);
+  return cyclicGroups(units).flatMap((group) =>
+    group.flatMap((from) =>
+      group.flatMap((to) => {
+        const imports = units.get(from)?.get(to);
+        return imports ? [`[${group.join(" ")}] ${from} -> ${to}: ${imports.join(", ")}`] : [];
+      }),
+    ),
+  );
+}
+
+/** Who may import the HTTP layer (src/server/http/): itself, the client API routes, the federation
+ * transport (an HTTP edge too) and the composition root that builds the HTTP app. */
+const HTTP_EDGE = ["src/server/http/", "src/server/api/", "src/server/federation/transport/"];
+const COMPOSITION_ROOT = ["src/server/server.ts"];
+
+/** Every import of src/server/http/ from outside the HTTP edge, as "file -> target". */
+export function httpImportViolations(graph: ImportGraph): string[] {
+  const violations: string[] = [];
+  for (const [file, specifiers] of graph) {
+    if (HTTP_EDGE.some((edge) => file.startsWith(edge)) || COMPOSITION_ROOT.includes(file)) continue;
+    for (const specifier of specifiers) {
+      const target = resolveSpecifier(file, specifier);
+      if (target?.startsWith("src/server/http/")) violations.push(`${file} -> ${target}`);
+    }
+  }
+  return violations;
+}
+
+/** Imports by files under `folder` of the folders (or packages) in `forbidden`, as "file -> specifier". */
+export function importsOf(graph: ImportGraph, folder: string, forbidden: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const [file, specifiers] of graph) {
+    if (!file.startsWith(folder)) continue;
+    for (const specifier of specifiers) {
+      const target = resolveSpecifier(file, specifier) ?? specifier;
+      if (forbidden.some((f) => target === f || target.startsWith(f.endsWith("/") ? f : `${f}/`)))
+        found.push(`${file} -> ${specifier}`);
+    }
+  }
+  return found;
 }

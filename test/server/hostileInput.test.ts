@@ -5,6 +5,7 @@
 // invalid UTF-8, oversized URLs and headers) gets a Matrix 4xx instead of a 500.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_CANONICAL_JSON_DEPTH } from "../../src/protocol/canonicalJson.js";
+import { startTestPeer, type TestPeer } from "../helpers/hostilePeer.js";
 import { request, type Reply } from "../helpers/http.js";
 import { fed, MlsMember } from "../helpers/mlsMember.js";
 import { BACKENDS, startServerProcess, type ServerProcess } from "../helpers/serverProcess.js";
@@ -21,6 +22,8 @@ function nested(depth: number, inner = "1"): string {
 
 describe.each(BACKENDS)("hostile input on %s", (backend) => {
   let server: ServerProcess;
+  /** A federation peer the server knows (pinned): its requests pass X-Matrix before the body is read. */
+  let peer: TestPeer;
   let mallory: TestUser;
   let carol: TestUser;
   /** carol's room with its epoch-0 commit; carol's MLS member sends in it. */
@@ -61,22 +64,26 @@ describe.each(BACKENDS)("hostile input on %s", (backend) => {
     ["POST", `/user/${encodeURIComponent(mallory.userId)}/filter`, '{"room":{"KEY":{}}}'],
     ["PUT", `/rooms/${room()}/send/m.room.encrypted/TXN`, '{"KEY":{"state_key":1}}'],
     ["PUT", `/rooms/${room()}/state/${COMMIT}/`, '{"KEY":{"epoch":1}}'],
-    // Other servers' requests are read by the same edge, before X-Matrix authentication.
+    // Other servers' requests are read by the same edge (signed by a known peer, so that the
+    // X-Matrix header check before the body passes).
     ["POST", "/_matrix/federation/v1/user/keys/query", '{"device_keys":{"KEY":[]}}'],
     ["POST", "/_matrix/federation/v1/user/keys/claim", '{"one_time_keys":{"KEY":{"D":"x"}}}'],
   ];
-  const sendHostile = (key: string, [method, path, body]: [string, string, string]) =>
-    raw(
-      mallory,
-      method,
-      path.startsWith("/_matrix/") ? path : v3(path.replace("TXN", `t${++txn}`)),
-      body.replace("KEY", key),
-    );
+  const sendHostile = (key: string, [method, path, body]: [string, string, string]): Promise<Reply> =>
+    path.startsWith("/_matrix/federation/")
+      ? // JSON.parse makes `__proto__` an own key, which the peer's JSON text then carries.
+        peer.request(server, method as "POST", path, JSON.parse(body.replace("KEY", key)))
+      : raw(mallory, method, v3(path.replace("TXN", `t${++txn}`)), body.replace("KEY", key));
 
   beforeAll(async () => {
+    peer = await startTestPeer();
     server = await startServerProcess({
       backend,
-      env: { MYELIN_REQUESTS_PER_SECOND: "10000", MYELIN_REQUEST_BURST: "10000" },
+      env: {
+        MYELIN_REQUESTS_PER_SECOND: "10000",
+        MYELIN_REQUEST_BURST: "10000",
+        MYELIN_FEDERATION_PINS: `${peer.serverName}=http://127.0.0.1:${peer.port}`,
+      },
     });
     mallory = await registerUser(server.url, "mallory");
     carol = await registerUser(server.url, "carol");
@@ -92,6 +99,7 @@ describe.each(BACKENDS)("hostile input on %s", (backend) => {
   });
   afterAll(async () => {
     await server.destroy();
+    await peer.close();
   });
 
   describe("issue 9: keys that reach Object.prototype", () => {

@@ -6,6 +6,7 @@ import { Base64Error, decodeBase64Unpadded, encodeBase64 } from "../../protocol/
 import { nobleSigner } from "../../protocol/nobleCrypto.js";
 import { signJson } from "../../protocol/signedJson.js";
 import { MatrixApiError, type MatrixHttp } from "../http/matrixHttp.js";
+import { decodeSignatureFailures, ignoreBody } from "../wire/replies.js";
 import { isRecord } from "./checks.js";
 import type { SignedDeviceKeys } from "./deviceKeys.js";
 import { DeviceTrustError } from "./errors.js";
@@ -74,7 +75,7 @@ export async function uploadCrossSigningKeys(
 ): Promise<void> {
   const body = crossSigningUploadBody(userId, keys);
   try {
-    await http.request("POST", "/keys/device_signing/upload", { body });
+    await http.request("POST", "/keys/device_signing/upload", ignoreBody, { body });
     return;
   } catch (error) {
     if (!isAuthChallenge(error)) throw error;
@@ -92,7 +93,7 @@ export async function uploadCrossSigningKeys(
       ...(session === undefined ? {} : { session }),
     };
     try {
-      await http.request("POST", "/keys/device_signing/upload", { body: { ...body, auth } });
+      await http.request("POST", "/keys/device_signing/upload", ignoreBody, { body: { ...body, auth } });
     } catch (retryError) {
       if (!isAuthChallenge(retryError)) throw retryError;
       throw new DeviceTrustError(
@@ -168,20 +169,18 @@ function signerOf(key: Ed25519Key) {
   return nobleSigner(`ed25519:${key.publicKey}`, key.seed);
 }
 
-type SignatureFailures = Record<string, Record<string, { errcode?: string; error?: string }>>;
-
 async function uploadSignatures(
   http: MatrixHttp,
   body: Record<string, Record<string, object>>,
 ): Promise<void> {
-  const reply = await http.request<{ failures?: SignatureFailures }>("POST", "/keys/signatures/upload", {
-    body,
-  });
-  for (const [user, byKey] of Object.entries(reply.failures ?? {})) {
-    for (const [key, failure] of Object.entries(byKey)) {
+  const failures = await http.request("POST", "/keys/signatures/upload", decodeSignatureFailures, { body });
+  for (const [user, byKey] of failures) {
+    for (const [key, failure] of byKey) {
+      const errcode = typeof failure.errcode === "string" ? failure.errcode : "M_UNKNOWN";
+      const reason = typeof failure.error === "string" ? failure.error : "";
       throw new DeviceTrustError(
         "signature-refused",
-        `The homeserver refused the signature on ${user} ${key}: ${failure.errcode ?? "M_UNKNOWN"} ${failure.error ?? ""}`.trim(),
+        `The homeserver refused the signature on ${user} ${key}: ${errcode} ${reason}`.trim(),
       );
     }
   }

@@ -3,6 +3,7 @@
 // devices wait until a device holding them approves them).
 import { generateSignatureKeyPair, type SignatureKeyPair } from "../mls/engine.js";
 import type { MatrixHttp } from "../http/matrixHttp.js";
+import { ignoreBody } from "../wire/replies.js";
 import type { ClientStore } from "../store/clientStore.js";
 import {
   newCrossSigningKeys,
@@ -45,7 +46,7 @@ export async function setUpDevice(params: {
     await saveSignatureKeyPair(store, userId, deviceId, signatureKeyPair);
   }
   const deviceKeys = buildDeviceKeys({ userId, deviceId, signatureKeyPair });
-  await http.request("POST", "/keys/upload", { body: { device_keys: deviceKeys } });
+  await http.request("POST", "/keys/upload", ignoreBody, { body: { device_keys: deviceKeys } });
 
   const own = await queryUserKeys(http, userId);
   let crossSigning = await loadCrossSigningKeys(store);
@@ -63,7 +64,7 @@ export async function setUpDevice(params: {
   if (crossSigning === undefined || crossSigning.master.publicKey !== own.master.publicKey) {
     return { signatureKeyPair, deviceKeys };
   }
-  if (!signedBySelfSigningKey(own, userId, own.devices[deviceId])) {
+  if (!signedBySelfSigningKey(own, userId, own.devices.get(deviceId))) {
     await signOwnDevice(http, userId, crossSigning, deviceKeys);
   }
   return { signatureKeyPair, deviceKeys, crossSigning };
@@ -94,7 +95,7 @@ export async function approveOwnDevice(
       "Your master key on the homeserver is not the one this device holds; approve the device from the device that set up your current keys",
     );
   }
-  const device = verifyDeviceKeys(own.devices[deviceId], userId, deviceId);
+  const device = verifyDeviceKeys(own.devices.get(deviceId), userId, deviceId);
   if (device === undefined) {
     throw new DeviceTrustError(
       "invalid-device",

@@ -66,7 +66,7 @@ export async function deviceVerificationLevels(params: {
   const masterPinned = keys.master !== undefined && keys.master.publicKey === pinned;
 
   const levels = new Map<string, DeviceVerification>();
-  for (const [deviceId, value] of Object.entries(keys.devices)) {
+  for (const [deviceId, value] of keys.devices) {
     const device = verifyDeviceKeys(value, userId, deviceId);
     if (device === undefined) {
       levels.set(deviceId, { level: undefined });
@@ -160,7 +160,7 @@ export async function verifyDevice(params: {
 }): Promise<string> {
   const { http, store, userId, deviceId, expectedFingerprint } = params;
   const { devices } = await queryUserKeys(http, userId);
-  const device = verifyDeviceKeys(devices[deviceId], userId, deviceId);
+  const device = verifyDeviceKeys(devices.get(deviceId), userId, deviceId);
   if (device === undefined) {
     throw new DeviceTrustError(
       "invalid-device",

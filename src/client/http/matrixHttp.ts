@@ -1,5 +1,10 @@
 // The SDK's door to a homeserver's client-server API: JSON over an injected fetch (Node 20 and
-// browsers both have one), Matrix errors turned into a typed error the app can act on.
+// browsers both have one), Matrix errors turned into a typed error the app can act on, and every
+// successful reply decoded (src/client/wire): a reply of the wrong shape is an UnexpectedReplyError.
+import { decodeReply, type Decoder } from "../wire/decode.js";
+import { decodeMatrixError } from "../wire/replies.js";
+
+export { UnexpectedReplyError } from "../wire/decode.js";
 
 export type Fetch = typeof globalThis.fetch;
 
@@ -11,7 +16,7 @@ export class MatrixApiError extends Error {
     readonly errcode: string,
     message: string,
     /** The whole error body: some errors carry more (D12 `current_epoch`, UIA `flows`). */
-    readonly body: Record<string, unknown>,
+    readonly body: Readonly<Record<string, unknown>>,
   ) {
     super(`${errcode}: ${message}`);
   }
@@ -48,8 +53,16 @@ export class MatrixHttp {
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  /** `path` is below `/_matrix/client/v3`; every segment the caller interpolates must be encoded. */
-  async request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
+  /**
+   * `path` is below `/_matrix/client/v3`; every segment the caller interpolates must be encoded.
+   * `decode` turns the reply's JSON into what the caller reads.
+   */
+  async request<T>(
+    method: Method,
+    path: string,
+    decode: Decoder<T>,
+    options: RequestOptions = {},
+  ): Promise<T> {
     const url = new URL(`${this.baseUrl}/_matrix/client/v3${path}`);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
@@ -77,15 +90,11 @@ export class MatrixHttp {
       throw new HomeserverUnreachableError(`${this.baseUrl} answered ${response.status} without JSON`);
     }
     if (!response.ok) {
-      const error = (body ?? {}) as Record<string, unknown>;
-      throw new MatrixApiError(
-        response.status,
-        typeof error.errcode === "string" ? error.errcode : "M_UNKNOWN",
-        typeof error.error === "string" ? error.error : `HTTP ${response.status}`,
-        error,
-      );
+      const error = decodeMatrixError(response.status, body);
+      throw new MatrixApiError(response.status, error.errcode, error.error, error.body);
     }
-    return body as T;
+    // The path without its query: an error names the endpoint, never a token or filter.
+    return decodeReply(decode, body, `${method} ${path}`);
   }
 }
 

@@ -154,14 +154,17 @@ const clientConfig: ClientConfig = {
   paddingConfig: defaultPaddingConfig,
 };
 
-let suite: Promise<CiphersuiteImpl> | undefined;
-
 /**
- * Ciphersuite 1, created once. The noble provider hashes and derives synchronously: measured
- * about 2x faster than the WebCrypto default for adds and path commits (N = 100).
+ * Ciphersuite 1, created once when the module loads (a constant, not a lazily set variable: the
+ * SDK keeps no module-level mutable state). The noble provider hashes and derives synchronously:
+ * measured about 2x faster than the WebCrypto default for adds and path commits (N = 100).
  */
+const suite: Promise<CiphersuiteImpl> = getCiphersuiteImpl(
+  "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
+  nobleCryptoProvider,
+);
+
 export function cipherSuite(): Promise<CiphersuiteImpl> {
-  suite ??= getCiphersuiteImpl("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519", nobleCryptoProvider);
   return suite;
 }
 

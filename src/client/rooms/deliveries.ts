@@ -5,14 +5,16 @@ import { defaultAlgorithm, namesForRoomVersion } from "../../protocol/names.js";
 import type { ClientData } from "../clientData.js";
 import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { SerialQueue } from "../serialQueue.js";
+import { ignoreBody } from "../wire/replies.js";
 
 export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: SerialQueue): Promise<void> {
   for (const room of data.rooms.values()) {
     if (room.deliveries.length === 0) continue;
     await queue.run(room.roomId, async () => {
-      const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-      while (room.deliveries.length > 0 && names) {
-        const delivery = room.deliveries[0]!;
+      let current = data.rooms.get(room.roomId) ?? room;
+      const names = current.roomVersion ? namesForRoomVersion(current.roomVersion) : undefined;
+      while (current.deliveries.length > 0 && names) {
+        const delivery = current.deliveries[0]!;
         if (delivery.welcome && delivery.devices.length > 0) {
           const messages: Record<string, Record<string, unknown>> = {};
           for (const device of delivery.devices) {
@@ -22,13 +24,16 @@ export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: 
             };
           }
           // The transaction ID is the commit's: a repeat after a crash is delivered once.
-          await http.request("PUT", `/sendToDevice/m.room.encrypted/${segment(`welcome-${delivery.id}`)}`, {
-            body: { messages },
-          });
+          await http.request(
+            "PUT",
+            `/sendToDevice/m.room.encrypted/${segment(`welcome-${delivery.id}`)}`,
+            ignoreBody,
+            { body: { messages } },
+          );
         }
         for (const userId of delivery.inviteUsers) {
           try {
-            await http.request("POST", `/rooms/${segment(room.roomId)}/invite`, {
+            await http.request("POST", `/rooms/${segment(room.roomId)}/invite`, ignoreBody, {
               body: { user_id: userId },
             });
           } catch (error) {
@@ -36,8 +41,8 @@ export async function sendDeliveries(http: MatrixHttp, data: ClientData, queue: 
             if (!(error instanceof MatrixApiError && error.status === 403)) throw error;
           }
         }
-        room.deliveries.shift();
-        await data.saveRoom(room);
+        current = { ...current, deliveries: current.deliveries.slice(1) };
+        await data.saveRoom(current);
       }
     });
   }

@@ -20,6 +20,7 @@ import { MLS_ALGORITHM } from "../keyPackagePool.js";
 import { serverOf, withServers, type CommitPlan, type CommitPlanner } from "./commitPlan.js";
 import type { ClaimedKeyPackage, RoomRecord } from "./roomRecord.js";
 import { equalBytes } from "../../protocol/bytes.js";
+import { decodeKeysClaim } from "../wire/keys.js";
 
 function federationOf(room: RoomRecord) {
   if (!room.federation) throw new MyelinError("BAD_STATE", `no current commit known in ${room.roomId}`);
@@ -73,16 +74,14 @@ export async function planAddDevices(
   }
   const claimed: ClaimedKeyPackage[] = [];
   if (wanted.length > 0) {
-    const reply = await deps.http.request<{
-      one_time_keys?: Record<string, Record<string, Record<string, unknown>>>;
-    }>("POST", "/keys/claim", {
+    const reply = await deps.http.request("POST", "/keys/claim", decodeKeysClaim, {
       body: {
         one_time_keys: { [userId]: Object.fromEntries(wanted.map((d) => [d.deviceId, MLS_ALGORITHM])) },
       },
     });
     for (const device of wanted) {
-      const value = Object.values(reply.one_time_keys?.[userId]?.[device.deviceId] ?? {})[0];
-      const identity = typeof value === "string" ? keyPackageIdentity(value) : undefined;
+      const value = reply.get(userId)?.get(device.deviceId)?.values().next().value;
+      const identity = value === undefined ? undefined : keyPackageIdentity(value);
       if (identity === undefined) {
         skipped.push({ userId, deviceId: device.deviceId, reason: "no key package available" });
       } else if (
@@ -97,7 +96,7 @@ export async function planAddDevices(
           reason: "key package does not match the device's credential",
         });
       } else {
-        claimed.push({ userId, deviceId: device.deviceId, keyPackage: value as string });
+        claimed.push({ userId, deviceId: device.deviceId, keyPackage: value! });
       }
     }
   }

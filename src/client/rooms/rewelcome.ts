@@ -5,14 +5,16 @@
 // and sends the Welcome. Several members may try: the first commit wins, the others find the key
 // package already in the group and drop their attempt.
 import { defaultAlgorithm, namesForRoomVersion } from "../../protocol/names.js";
-import { groupHasKeyPackage, groupMembers, keyPackageIdentity, type GroupState } from "../mls/engine.js";
+import { groupHasKeyPackage, groupMembers, keyPackageIdentity } from "../mls/engine.js";
 import { segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { ClientData } from "../clientData.js";
 import type { ClientEvent, DeviceRef } from "../events.js";
 import type { KeyPackagePool } from "../keyPackagePool.js";
 import type { SerialQueue } from "../serialQueue.js";
+import { ignoreBody } from "../wire/replies.js";
 import type { CommitPlanner } from "./commitPlan.js";
 import type { RoomRecord } from "./roomRecord.js";
+import { dropLostBranch } from "./roomReducer.js";
 import { equalBytes } from "../../protocol/bytes.js";
 
 export const REWELCOME_REQUEST_TYPE = "de.bwi.mls.rewelcome_request";
@@ -41,39 +43,24 @@ export class Rewelcome {
   constructor(private readonly deps: RewelcomeDeps) {}
 
   /**
-   * Compares the homeserver's current commit with the one our group follows (run inside the
-   * room's queue, after its timeline was processed). A difference means a lost fork.
+   * The room reducer found the homeserver's current commit is not the one our group follows:
+   * we are on the losing side of a fork (run inside the room's queue). The dead branch's secrets
+   * go (what we read on it stays in the history) and the other members are asked for a Welcome.
    */
-  async check(room: RoomRecord, reportedCurrent: string | undefined): Promise<void> {
-    const group = this.deps.data.groups.get(room.roomId);
-    if (!group || room.removed || reportedCurrent === undefined) return;
-    if (room.currentCommitId === undefined) {
-      room.currentCommitId = reportedCurrent; // joined from a Welcome at the current commit
-      return;
-    }
-    if (room.currentCommitId === reportedCurrent) return;
-    await this.request(room, group, reportedCurrent);
-  }
-
-  private async request(room: RoomRecord, group: GroupState, winningCommit: string): Promise<void> {
-    const to = groupMembers(group)
-      .filter((m) => !(m.userId === this.deps.own.userId && m.deviceId === this.deps.own.deviceId))
-      .map(({ userId, deviceId }) => ({ userId, deviceId }));
+  async lostFork(roomId: string, winningCommit: string): Promise<void> {
+    const room = this.deps.data.room(roomId);
+    if (!room?.group) return;
     const keyPackage = await this.deps.pool.fresh();
-    // The dead branch's secrets go; what we read on it stays in the history.
-    room.pending = undefined;
-    room.currentCommitId = undefined;
-    room.epochLeftAt = {};
-    room.buffered = [];
-    room.rewelcome = { keyPackage: keyPackage.wire, to, sentAt: 0 };
-    await this.deps.data.saveRoom(room, { group: null, pending: null });
-    this.deps.emit({ kind: "resync", roomId: room.roomId, winningCommit });
-    await this.send(room);
+    const dropped = dropLostBranch(room, this.deps.own, keyPackage.wire);
+    await this.deps.data.saveRoomStep(room, dropped.room, []);
+    this.deps.emit({ kind: "resync", roomId, winningCommit });
+    await this.send(dropped.room.record);
   }
 
   /** Asks again while no Welcome came: a member may have been offline or lost the request. */
-  async resendIfDue(room: RoomRecord): Promise<void> {
-    if (room.rewelcome && this.deps.now() - room.rewelcome.sentAt >= RESEND_MS) await this.send(room);
+  async resendIfDue(roomId: string): Promise<void> {
+    const room = this.deps.data.rooms.get(roomId);
+    if (room?.rewelcome && this.deps.now() - room.rewelcome.sentAt >= RESEND_MS) await this.send(room);
   }
 
   private async send(room: RoomRecord): Promise<void> {
@@ -92,10 +79,10 @@ export class Rewelcome {
     await this.deps.http.request(
       "PUT",
       `/sendToDevice/${segment(REWELCOME_REQUEST_TYPE)}/${segment(this.deps.newId())}`,
+      ignoreBody,
       { body: { messages } },
     );
-    request.sentAt = this.deps.now();
-    await this.deps.data.saveRoom(room);
+    await this.deps.data.saveRoom({ ...room, rewelcome: { ...request, sentAt: this.deps.now() } });
   }
 
   /**

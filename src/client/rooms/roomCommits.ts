@@ -2,16 +2,19 @@
 // our server is powers[0] and as a pending commit otherwise, adopted only once they come back
 // accepted. When another commit takes the epoch, the intent is planned again on the new group
 // (an invite is retried, a stale self-update is not) and the app is told what happened.
-import { defaultAlgorithm, EPOCH_MISMATCH_ERRCODE, namesForRoomVersion } from "../../protocol/names.js";
-import { createRoomCommit, groupEpoch } from "../mls/engine.js";
+import { pendingCommitGiveUpTime } from "../../protocol/commitSchedule.js";
+import { EPOCH_MISMATCH_ERRCODE } from "../../protocol/names.js";
+import { groupEpoch } from "../mls/engine.js";
 import { MatrixApiError, segment, type MatrixHttp } from "../http/matrixHttp.js";
 import type { ClientData } from "../clientData.js";
 import type { ClientEvent, CommitIntent } from "../events.js";
 import { MyelinError } from "../errors.js";
 import type { SerialQueue } from "../serialQueue.js";
+import { decodeEventId } from "../wire/replies.js";
 import type { CommitPlanner } from "./commitPlan.js";
-import type { CommitSettlement } from "./roomEvents.js";
-import type { PendingCommitRecord, RoomRecord } from "./roomRecord.js";
+import type { CommitSettlement } from "./roomReducer.js";
+import type { RoomRecord } from "./roomRecord.js";
+import { dropOwnCommit, stageOwnCommit, type CommitRequest } from "./ownCommit.js";
 
 /** D12: the epoch moved on before our commit or message reached the server. */
 export function isEpochMismatch(error: unknown): boolean {
@@ -25,18 +28,18 @@ export interface RoomCommitsDeps {
   readonly serverName: string;
   readonly emit: (event: ClientEvent) => void;
   readonly newId: () => string;
+  /** Milliseconds since the epoch: the driver's clock. */
+  readonly now: () => number;
   /** Resolves after one more complete sync pass has been processed. */
   readonly nextSync: () => Promise<void>;
-  /** Fetches the federation object of the room's current commit when we have none. */
-  readonly ensureFederation: (room: RoomRecord) => Promise<void>;
+  /** The record with the federation object of the room's current commit, fetched when we have none. */
+  readonly ensureFederation: (room: RoomRecord) => Promise<RoomRecord>;
 }
 
 const MAX_ATTEMPTS = 8;
-/** Spec section 6: a pending commit has failed when nothing came back within len(powers) x 5 min. */
-const SLOT_MS = 5 * 60_000;
 
 type Sent =
-  | { kind: "sent"; id: string; powers: number }
+  | { kind: "sent"; id: string; powers: readonly string[] }
   | { kind: "dropped" }
   | { kind: "raced" }
   /** Another commit of ours is in flight in the room: one at a time (each builds on the last). */
@@ -106,82 +109,48 @@ export class RoomCommits {
 
   private async makeAndSend(roomId: string, intent: CommitIntent, planner: CommitPlanner): Promise<Sent> {
     const { data } = this.deps;
-    const room = data.rooms.get(roomId);
-    const group = data.groups.get(roomId);
-    if (!room || !group || room.removed) {
+    const known = data.room(roomId);
+    if (!known?.group || known.record.removed) {
       throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${roomId}`);
     }
-    if (room.pending) return { kind: "busy" };
-    await this.deps.ensureFederation(room);
-    const plan = await planner(room, group);
+    if (known.record.pending) return { kind: "busy" };
+    const record = await this.deps.ensureFederation(known.record);
+    const room = { ...known, record };
+    const plan = await planner(record, known.group);
     if (!plan) return { kind: "dropped" };
-    const commit = await createRoomCommit({
-      state: group,
-      federation: plan.federation,
-      addKeyPackages: (plan.add ?? []).map((device) => device.keyPackage),
-      removeLeafIndices: plan.removeLeafIndices ?? [],
-      ...(plan.roomState ? { roomState: plan.roomState } : {}),
-    });
-    const record: PendingCommitRecord = {
-      id: this.deps.newId(),
-      epoch: Number(groupEpoch(group)),
-      intent,
-      ciphertext: commit.ciphertext,
-      ...(commit.welcome ? { welcome: commit.welcome } : {}),
-      added: plan.add ?? [],
-      inviteUsers: plan.inviteUsers ?? [],
-      federation: plan.federation,
-    };
+    const id = this.deps.newId();
+    const staged = await stageOwnCommit(room, { intent, plan, id, serverName: this.deps.serverName });
     // Written before it is sent: a restart with the commit in flight can still adopt it.
-    room.pending = record;
-    await data.saveRoom(room, { pending: commit });
+    await data.saveRoomStep(known, staged.room, []);
     try {
-      await this.send(room, record);
+      await this.send(staged.request);
     } catch (error) {
-      room.pending = undefined;
-      await data.saveRoom(room, { pending: null });
+      const current = data.room(roomId)!;
+      await data.saveRoomStep(current, dropOwnCommit(current), []);
       if (isEpochMismatch(error)) return { kind: "raced" };
       throw error;
     }
-    return { kind: "sent", id: record.id, powers: plan.federation.federation.powers.length };
+    return { kind: "sent", id, powers: plan.federation.federation.powers };
   }
 
-  private async send(room: RoomRecord, commit: PendingCommitRecord): Promise<void> {
-    const names = room.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-    if (!names) throw new MyelinError("BAD_STATE", `unknown room version of ${room.roomId}`);
-    const content = { algorithm: defaultAlgorithm(names), ciphertext: commit.ciphertext };
-    // Who may take the commit is decided by the current commit's federation object (D13), not by
-    // the one this commit proposes (which may hand the first power on).
-    const { powers, canPropose } = (room.federation ?? commit.federation).federation;
-    const base = `/rooms/${segment(room.roomId)}`;
-    if (powers[0] === this.deps.serverName || commit.epoch === 0) {
-      await this.deps.http.request("PUT", `${base}/state/${segment(names.commitType)}/`, { body: content });
-    } else if (canPropose.includes(this.deps.serverName)) {
-      // D13: every server other than powers[0] forwards commits as pending commits.
-      await this.deps.http.request(
-        "PUT",
-        `${base}/send/${segment(names.pendingType)}/${segment(commit.id)}`,
-        {
-          body: content,
-        },
-      );
-    } else {
-      throw new MyelinError(
-        "CANNOT_COMMIT",
-        `${this.deps.serverName} may not propose commits in ${room.roomId} (not in can_propose)`,
-      );
-    }
+  private async send(request: CommitRequest): Promise<void> {
+    const base = `/rooms/${segment(request.roomId)}`;
+    const path =
+      request.route.kind === "state"
+        ? `${base}/state/${segment(request.route.eventType)}/`
+        : `${base}/send/${segment(request.route.eventType)}/${segment(request.route.txnId)}`;
+    await this.deps.http.request("PUT", path, decodeEventId, { body: request.body });
   }
 
-  private async outcome(roomId: string, id: string, powers: number): Promise<CommitSettlement> {
-    const deadline = Date.now() + Math.max(1, powers) * SLOT_MS;
+  /** Section 6: a pending commit has failed when nothing came back within len(powers) slots. */
+  private async outcome(roomId: string, id: string, powers: readonly string[]): Promise<CommitSettlement> {
+    const deadline = pendingCommitGiveUpTime(powers, this.deps.now());
     while (!this.settled.has(id)) {
-      if (Date.now() > deadline) {
+      if (this.deps.now() > deadline) {
         await this.deps.queue.run(roomId, async () => {
           const room = this.deps.data.rooms.get(roomId);
           if (room?.pending?.id !== id) return;
-          room.pending = undefined;
-          await this.deps.data.saveRoom(room, { pending: null });
+          await this.deps.data.saveRoom({ ...room, pending: undefined }, { pending: null });
         });
         return "lost";
       }

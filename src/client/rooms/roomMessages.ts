@@ -1,20 +1,16 @@
 // Sending room messages (section 8): encrypted in the group's current epoch, written to the
 // outbox first, re-encrypted after a 409 (D14) once the group caught up: never lost.
-import { defaultAlgorithm, ENCRYPTED_EVENT_TYPE, namesForRoomVersion } from "../../protocol/names.js";
-import { encryptRoomMessage, hasPendingProposals } from "../mls/engine.js";
+import { hasPendingProposals } from "../mls/engine.js";
 import { segment, type MatrixHttp } from "../http/matrixHttp.js";
 import { jsonBytes, ownEventKey, parseJsonBytes, type ClientData } from "../clientData.js";
-import type { ClientEvent, DeviceRef, TimelineMessage } from "../events.js";
+import type { ClientEvent, DeviceRef } from "../events.js";
 import { MyelinError } from "../errors.js";
 import type { SerialQueue } from "../serialQueue.js";
 import { isEpochMismatch } from "./roomCommits.js";
+import { decodeEventId } from "../wire/replies.js";
+import { encryptOutgoing, settleSend, type OutboxEntry, type SendReply } from "./outgoing.js";
 
-export interface OutboxEntry {
-  readonly roomId: string;
-  readonly txnId: string;
-  readonly type: string;
-  readonly content: Record<string, unknown>;
-}
+export type { OutboxEntry } from "./outgoing.js";
 
 export interface RoomMessagesDeps {
   readonly data: ClientData;
@@ -61,45 +57,38 @@ export class RoomMessages {
     }
   }
 
+  /** One try (inside the room's queue): the event ID, or undefined after a 409 (D14). */
   private async attempt(entry: OutboxEntry): Promise<string | undefined> {
     const { data } = this.deps;
-    const room = data.rooms.get(entry.roomId);
-    const group = data.groups.get(entry.roomId);
-    const names = room?.roomVersion ? namesForRoomVersion(room.roomVersion) : undefined;
-    if (!room || !group || room.removed || !names) {
+    const before = data.room(entry.roomId);
+    const encrypted = await encryptOutgoing(before, entry);
+    if (!before || !encrypted) {
       await data.store.delete("outbox", `msg:${entry.txnId}`);
       throw new MyelinError("NOT_IN_ROOM", `this device is not in the MLS group of ${entry.roomId}`);
     }
-    const encrypted = await encryptRoomMessage(group, { type: entry.type, content: entry.content });
     // The ratchet moved: store the new state before the ciphertext leaves (no key reuse on restart).
-    await data.saveRoom(room, { group: encrypted.state });
-    let eventId: string;
+    await data.saveRoomStep(before, encrypted.room, []);
+    const { request } = encrypted;
+    let reply: SendReply;
     try {
-      const reply = await this.deps.http.request<{ event_id: string }>(
-        "PUT",
-        `/rooms/${segment(entry.roomId)}/send/${ENCRYPTED_EVENT_TYPE}/${segment(entry.txnId)}`,
-        { body: { algorithm: defaultAlgorithm(names), ciphertext: encrypted.ciphertext } },
-      );
-      eventId = reply.event_id;
+      const path = `/rooms/${segment(request.roomId)}/send/${request.eventType}/${segment(request.txnId)}`;
+      reply = {
+        kind: "taken",
+        eventId: await this.deps.http.request("PUT", path, decodeEventId, { body: request.body }),
+      };
     } catch (error) {
-      if (isEpochMismatch(error)) return undefined;
-      throw error;
+      if (!isEpochMismatch(error)) throw error;
+      reply = { kind: "epochMoved" };
     }
-    const message: TimelineMessage = {
-      roomId: entry.roomId,
-      eventId,
-      sender: this.deps.own,
-      type: entry.type,
-      content: entry.content,
-      originServerTs: this.deps.now(),
-      own: true,
-    };
+    const settled = settleSend(encrypted.room, entry, reply, { own: this.deps.own, now: this.deps.now() });
+    if (settled === "catchUp" || reply.kind !== "taken") return undefined;
     await data.store.transaction([
       { op: "delete", ns: "outbox", key: `msg:${entry.txnId}` },
-      { op: "put", ns: "outbox", key: ownEventKey(entry.roomId, eventId), value: new Uint8Array([1]) },
+      { op: "put", ns: "outbox", key: ownEventKey(entry.roomId, reply.eventId), value: new Uint8Array([1]) },
     ]);
-    await data.appendTimeline(room, [message]);
-    this.deps.emit({ kind: "message", ...message });
-    return eventId;
+    const timeline = settled.effects.flatMap((effect) => (effect.kind === "timeline" ? [effect] : []));
+    await data.saveRoomStep(encrypted.room, settled.room, timeline);
+    for (const effect of settled.effects) if (effect.kind === "emit") this.deps.emit(effect.event);
+    return reply.eventId;
   }
 }

@@ -1,17 +1,12 @@
 // What the SDK remembers of a room besides its MLS group state: network membership, the
 // federation object of the current commit, our commit in flight, and bookkeeping for
 // security.window. Stored as JSON in the client store; group states are stored as bytes beside it.
+// A record is an immutable value: a change makes a new record (roomReducer.ts), which is stored.
 import type { FederationObject } from "../../protocol/federationObject.js";
 import type { CommitIntent, DeviceRef } from "../events.js";
+import type { RoomEvent } from "../wire/sync.js";
 
-/** A room event as the client-server API hands it out (D22: no sender). */
-export interface RoomEvent {
-  readonly event_id: string;
-  readonly type: string;
-  readonly content: Record<string, unknown>;
-  readonly origin_server_ts: number;
-  readonly state_key?: string;
-}
+export type { RoomEvent } from "../wire/sync.js";
 
 export interface ClaimedKeyPackage extends DeviceRef {
   /** D20 key package string, kept so a retried invite needs no second claim. */
@@ -46,31 +41,35 @@ export interface Delivery {
 
 export interface RoomRecord {
   readonly roomId: string;
-  roomVersion?: string;
-  membership: "invited" | "joined" | "left";
-  inviter?: string;
-  federation?: FederationObject;
+  readonly roomVersion?: string;
+  readonly membership: "invited" | "joined" | "left";
+  readonly inviter?: string;
+  readonly federation?: FederationObject;
   /** The commit this device's group state follows (the last one it adopted). */
-  currentCommitId?: string;
+  readonly currentCommitId?: string;
   /** Our group fell on the losing side of a fork: we asked these members to welcome us again. */
-  rewelcome?: { readonly keyPackage: string; readonly to: readonly DeviceRef[]; sentAt: number };
+  readonly rewelcome?: {
+    readonly keyPackage: string;
+    readonly to: readonly DeviceRef[];
+    readonly sentAt: number;
+  };
   /** Server's event ID of the last room event processed. */
-  lastEventId?: string;
+  readonly lastEventId?: string;
   /** When this device left each past epoch (ms), for security.window. */
-  epochLeftAt: Record<string, number>;
+  readonly epochLeftAt: Readonly<Record<string, number>>;
   /** The last commit removed one member without an update path (ts-mls rc.10): refresh before sending. */
-  needsPathUpdate: boolean;
-  leavers: Leaver[];
-  pending?: PendingCommitRecord;
+  readonly needsPathUpdate: boolean;
+  readonly leavers: readonly Leaver[];
+  readonly pending?: PendingCommitRecord;
   /** Welcomes and invites still to send; retried on every sync until they went out. */
-  deliveries: Delivery[];
+  readonly deliveries: readonly Delivery[];
   /** The epoch this device joined at: older messages were never ours to read. */
-  joinedEpoch?: number;
+  readonly joinedEpoch?: number;
   /** Events that arrived before our Welcome: replayed once we are in the group. */
-  buffered: RoomEvent[];
+  readonly buffered: readonly RoomEvent[];
   /** We were removed from the MLS group, or left: no group state is kept any more. */
-  removed: boolean;
-  nextSeq: number;
+  readonly removed: boolean;
+  readonly nextSeq: number;
 }
 
 export function newRoomRecord(roomId: string, membership: RoomRecord["membership"]): RoomRecord {

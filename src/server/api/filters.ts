@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServerContext } from "../context.js";
 import { forbidden, notFound, notJson } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import type { Session } from "../services/sessions.js";
+import type { Session } from "../auth/sessions.js";
 import { getFilter, parseFilter, storeFilter } from "../services/filters.js";
 
 async function requireSelf(ctx: ServerContext, request: FastifyRequest, userId: string): Promise<Session> {

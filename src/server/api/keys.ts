@@ -21,7 +21,7 @@ import { uploadSignatures } from "../keys/keySignatures.js";
 import { uploadKeys, type KeysUpload } from "../keys/localKeys.js";
 import { claimKeys, keysTimeout, queryKeys } from "../keys/remoteUserKeys.js";
 import { checkPassword } from "../services/accounts.js";
-import type { Session } from "../services/sessions.js";
+import type { Session } from "../auth/sessions.js";
 import { requireUia, type UiaRequest } from "../services/uia.js";
 import { parseToken } from "./rooms.js";
 

@@ -1,29 +1,20 @@
 // Room endpoints of the client-server API for MLS rooms: create, send, state, events, history,
-// and network membership (sections 6, 7, 10).
+// and network membership (sections 6, 7, 10). Each route reads its parameters and body and makes
+// one call to the rooms domain (src/server/rooms/).
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CanonicalJsonError, canonicalJson } from "../../protocol/canonicalJson.js";
-import { CREATE_EVENT_TYPE } from "../../protocol/names.js";
 import type { ServerComponent } from "../component.js";
 import type { ServerContext } from "../context.js";
-import { badJson, forbidden, invalidParam, notFound } from "../errors.js";
+import { badJson, forbidden, notFound } from "../errors.js";
 import { requireSession } from "../http/auth.js";
-import { bodyObject, isJsonObject, requiredString } from "../json.js";
-import { rowToClientEvent, toClientEvent } from "../services/clientEvents.js";
-import { roomMigrations } from "../services/roomSchema.js";
-import { eventsAfter, eventsBefore, getEvent, getMembership, membershipsOf } from "../services/roomStore.js";
-import { createRoom, invite, join, leave, requireJoined, sendRoomEvent } from "../services/rooms.js";
+import { bodyObject, isJsonObject, pathParam, queryParam, requiredString, type JsonObject } from "../json.js";
+import { toClientEvent } from "../rooms/clientEvents.js";
+import { roomMigrations } from "../rooms/roomSchema.js";
+import type { Rooms } from "../rooms/rooms.js";
 
-type Params = Record<string, string>;
+export { parseToken } from "../rooms/messages.js";
 
-function params(request: FastifyRequest): Params {
-  return request.params as Params;
-}
-
-function query(request: FastifyRequest): Record<string, string | undefined> {
-  return request.query as Record<string, string | undefined>;
-}
-
-function contentOf(body: unknown): Record<string, unknown> {
+function contentOf(body: unknown): JsonObject {
   if (!isJsonObject(body)) throw badJson("Event content must be a JSON object");
   // The content is hashed and signed inside its PDU (commits too), so it must be canonical JSON
   // there: integers within ±(2^53-1), no floats, and nested no deeper than
@@ -38,42 +29,40 @@ function contentOf(body: unknown): Record<string, unknown> {
   return body;
 }
 
-const MAX_MESSAGES_LIMIT = 1000;
-
-function routes(api: FastifyInstance, ctx: ServerContext): void {
+function routes(api: FastifyInstance, ctx: ServerContext, rooms: Rooms): void {
   api.post("/createRoom", async (request) => {
     const session = await requireSession(ctx, request);
-    return { room_id: await createRoom(ctx, session, bodyObject(request.body)) };
+    return { room_id: await rooms.createRoom(session, bodyObject(request.body)) };
   });
 
   api.get("/joined_rooms", async (request) => {
     const session = await requireSession(ctx, request);
-    const rows = await membershipsOf(ctx.db, session.userId, "join");
-    return { joined_rooms: rows.map((row) => row.room_id) };
+    return { joined_rooms: await rooms.joinedRooms(session.userId) };
   });
 
   api.put("/rooms/:roomId/send/:eventType/:txnId", async (request) => {
     const session = await requireSession(ctx, request);
-    const { roomId, eventType, txnId } = params(request);
-    const eventId = await sendRoomEvent(ctx, session, {
-      roomId: roomId as string,
-      type: eventType as string,
+    const { params } = request;
+    const eventId = await rooms.send(session, {
+      roomId: pathParam(params, "roomId"),
+      type: pathParam(params, "eventType"),
       content: contentOf(request.body),
-      txnId,
+      txnId: pathParam(params, "txnId"),
     });
     return { event_id: eventId };
   });
 
   const putState = async (request: FastifyRequest) => {
     const session = await requireSession(ctx, request);
-    const { roomId, eventType, stateKey } = params(request);
+    const { params } = request;
+    const eventType = pathParam(params, "eventType");
     if (eventType === "m.room.member")
       throw forbidden("Section 7: /state cannot change membership in MLS rooms");
-    const eventId = await sendRoomEvent(ctx, session, {
-      roomId: roomId as string,
-      type: eventType as string,
+    const eventId = await rooms.send(session, {
+      roomId: pathParam(params, "roomId"),
+      type: eventType,
       content: contentOf(request.body),
-      stateKey: stateKey ?? "",
+      stateKey: pathParam(params, "stateKey"),
     });
     return { event_id: eventId };
   };
@@ -83,26 +72,20 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
 
   api.get("/rooms/:roomId/state", async (request) => {
     const session = await requireSession(ctx, request);
-    const room = await requireJoined(ctx.db, params(request).roomId as string, session.userId);
-    const now = ctx.clock.now();
-    return [room.state.create, room.state.commit].flatMap((event) =>
-      event ? [toClientEvent(event.eventId, event.pdu, { withRoomId: true, now })] : [],
-    );
+    return rooms.stateEvents(pathParam(request.params, "roomId"), session.userId);
   });
 
   const getState = async (request: FastifyRequest) => {
     const session = await requireSession(ctx, request);
-    const { roomId, eventType, stateKey } = params(request);
-    const room = await requireJoined(ctx.db, roomId as string, session.userId);
-    const event =
-      eventType === CREATE_EVENT_TYPE
-        ? room.state.create
-        : eventType === room.names.commitType
-          ? room.state.commit
-          : undefined;
-    if (event === undefined || (stateKey ?? "") !== "")
-      throw notFound(`No state ${eventType} with key ${JSON.stringify(stateKey ?? "")}`);
-    return query(request).format === "event"
+    const { params } = request;
+    const format = queryParam(request.query, "format");
+    const event = await rooms.stateEvent(
+      pathParam(params, "roomId"),
+      session.userId,
+      pathParam(params, "eventType"),
+      pathParam(params, "stateKey"),
+    );
+    return format === "event"
       ? toClientEvent(event.eventId, event.pdu, { withRoomId: true, now: ctx.clock.now() })
       : event.pdu.content;
   };
@@ -112,91 +95,57 @@ function routes(api: FastifyInstance, ctx: ServerContext): void {
 
   api.get("/rooms/:roomId/event/:eventId", async (request) => {
     const session = await requireSession(ctx, request);
-    const { roomId, eventId } = params(request);
-    // The spec answers 404 alike for an unknown event and one the caller may not read.
-    const membership = await getMembership(ctx.db, roomId as string, session.userId);
-    const row = membership?.membership === "join" ? await getEvent(ctx.db, eventId as string) : undefined;
-    if (row === undefined || row.room_id !== roomId) {
-      throw notFound("The event was not found or you may not read it");
-    }
-    return rowToClientEvent(row, { withRoomId: true, now: ctx.clock.now() });
+    const { params } = request;
+    return rooms.event(pathParam(params, "roomId"), session.userId, pathParam(params, "eventId"));
   });
 
   api.get("/rooms/:roomId/messages", async (request) => {
     const session = await requireSession(ctx, request);
-    const roomId = params(request).roomId as string;
-    await requireJoined(ctx.db, roomId, session.userId);
-    const q = query(request);
-    const dir = q.dir ?? "b";
-    if (dir !== "b" && dir !== "f") throw invalidParam("dir must be b or f");
-    const limit = q.limit === undefined ? 10 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 0) throw invalidParam("limit must be a non-negative integer");
-    const upto = ctx.db.committedPosition;
-    const from = q.from === undefined || q.from === "" ? (dir === "b" ? upto : 0) : parseToken(q.from);
-    const to = q.to === undefined || q.to === "" ? undefined : parseToken(q.to);
-    const capped = Math.min(limit, MAX_MESSAGES_LIMIT);
-    const now = ctx.clock.now();
-    // D23: /messages pages over the room's whole stored history. Tokens are stream positions:
-    // backwards from `from` covers positions <= from; forwards covers positions > from.
-    const rows =
-      dir === "b"
-        ? await eventsBefore(ctx.db, roomId, from + 1, to === undefined ? 0 : to + 1, capped)
-        : await eventsAfter(ctx.db, roomId, from, to ?? upto, capped);
-    const chunk = rows.map((row) => rowToClientEvent(row, { withRoomId: true, now }));
-    const last = rows.at(-1);
-    const end = last === undefined ? undefined : dir === "b" ? last.position - 1 : last.position;
-    return {
-      start: String(from),
-      ...(end !== undefined && rows.length === capped ? { end: String(end) } : {}),
-      chunk,
-    };
+    const { query } = request;
+    return rooms.messages(pathParam(request.params, "roomId"), session.userId, {
+      dir: queryParam(query, "dir"),
+      limit: queryParam(query, "limit"),
+      from: queryParam(query, "from"),
+      to: queryParam(query, "to"),
+    });
   });
 
   api.post("/rooms/:roomId/invite", async (request) => {
     const session = await requireSession(ctx, request);
-    await invite(
-      ctx,
-      session,
-      params(request).roomId as string,
-      requiredString(bodyObject(request.body), "user_id"),
-    );
+    const userId = requiredString(bodyObject(request.body), "user_id");
+    await rooms.invite(session, pathParam(request.params, "roomId"), userId);
     return {};
   });
 
-  const joinRoute = async (request: FastifyRequest) => {
+  const joinRoute = (param: string) => async (request: FastifyRequest) => {
     const session = await requireSession(ctx, request);
-    const { roomId, roomIdOrAlias } = params(request);
-    const target = (roomId ?? roomIdOrAlias) as string;
+    const target = pathParam(request.params, param);
     if (!target.startsWith("!")) throw notFound("Room aliases are not supported for MLS rooms");
-    await join(ctx, session, target);
+    await rooms.join(session, target);
     return { room_id: target };
   };
-  api.post("/rooms/:roomId/join", joinRoute);
-  api.post("/join/:roomIdOrAlias", joinRoute);
+  api.post("/rooms/:roomId/join", joinRoute("roomId"));
+  api.post("/join/:roomIdOrAlias", joinRoute("roomIdOrAlias"));
 
   api.post("/rooms/:roomId/leave", async (request) => {
     const session = await requireSession(ctx, request);
-    await leave(ctx, session, params(request).roomId as string);
+    await rooms.leave(session, pathParam(request.params, "roomId"));
     return {};
   });
 
   api.get("/rooms/:roomId/joined_members", async (request) => {
     const session = await requireSession(ctx, request);
-    const roomId = params(request).roomId as string;
-    const membership = await getMembership(ctx.db, roomId, session.userId);
-    if (membership?.membership !== "join") throw forbidden(`You are not joined to room ${roomId}`);
+    await rooms.requireMember(pathParam(request.params, "roomId"), session.userId);
     // Section 11: members come from the MLS group, never from the server; only the caller is listed.
     return { joined: { [session.userId]: {} } };
   });
 }
 
-export function parseToken(token: string): number {
-  if (!/^\d{1,15}$/.test(token)) throw invalidParam(`Invalid pagination token ${JSON.stringify(token)}`);
-  return Number(token);
+/** The client API's rooms component over the server's rooms domain. */
+export function roomsComponent(roomsOf: (ctx: ServerContext) => Rooms): ServerComponent {
+  return {
+    name: "rooms",
+    migrations: roomMigrations,
+    clientRoutes: (api, ctx) => routes(api, ctx, roomsOf(ctx)),
+  };
 }
-
-export const roomsComponent: ServerComponent = {
-  name: "rooms",
-  migrations: roomMigrations,
-  clientRoutes: routes,
-};

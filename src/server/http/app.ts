@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { MatrixError, invalidParam, limitExceeded, notJson, tooLarge, unrecognized } from "../errors.js";
 import type { ServerConfig } from "../config.js";
 import type { Clock } from "../clock.js";
-import type { Session } from "../services/sessions.js";
+import type { Session } from "../auth/sessions.js";
 import { answerClientError } from "./clientErrors.js";
 import { RateLimiter } from "../rateLimiter.js";
 import { redactUrl, requestLoggerOptions } from "./requestLog.js";

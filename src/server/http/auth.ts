@@ -1,7 +1,7 @@
 // Authenticates a client request by its access token.
 import type { FastifyRequest } from "fastify";
 import type { ServerContext } from "../context.js";
-import type { Session } from "../services/sessions.js";
+import type { Session } from "../auth/sessions.js";
 import { accessToken } from "./app.js";
 
 export function requireSession(ctx: ServerContext, request: FastifyRequest): Promise<Session> {

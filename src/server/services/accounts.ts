@@ -4,10 +4,10 @@ import { createHash, randomInt, timingSafeEqual } from "node:crypto";
 import type { ServerContext } from "../context.js";
 import { MatrixError, forbidden, invalidParam, limitExceeded } from "../errors.js";
 import { isJsonObject, type JsonObject } from "../json.js";
-import type { Migrations } from "../storage/database.js";
+import type { Migrations, Queryable } from "../storage/database.js";
 import { createDevice, type NewDevice } from "./devices.js";
 import { loginLimits } from "./loginLimits.js";
-import { HashQueueFull } from "./passwords.js";
+import { HashQueueFull } from "../auth/passwords.js";
 import type { UiaRequest } from "./uia.js";
 
 export const accountMigrations: Migrations = {
@@ -43,7 +43,12 @@ export function localpartOf(ctx: ServerContext, userId: string): string | undefi
 }
 
 export async function userExists(ctx: ServerContext, userId: string): Promise<boolean> {
-  return (await ctx.db.get("SELECT 1 AS found FROM users WHERE user_id = ?", [userId])) !== undefined;
+  return accountExists(ctx.db, userId);
+}
+
+/** Whether the account exists, read through `q` (a write job's transaction, say). */
+export async function accountExists(q: Queryable, userId: string): Promise<boolean> {
+  return (await q.get("SELECT 1 AS found FROM users WHERE user_id = ?", [userId])) !== undefined;
 }
 
 /** Checks a desired username against the grammar and the taken IDs; returns the localpart. */

@@ -6,8 +6,8 @@ import { invalidParam } from "../errors.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { wakeForDeviceListChange } from "../keys/deviceLists.js";
 import { deleteDeviceKeys } from "../keys/localKeys.js";
-import { deleteDeviceTxns } from "./roomStore.js";
-import type { Session } from "./sessions.js";
+import { deleteDeviceTxns } from "../rooms/roomStore.js";
+import type { Session } from "../auth/sessions.js";
 import { deleteDeviceInbox } from "./toDevice.js";
 
 /** A device as GET /devices shows it. */

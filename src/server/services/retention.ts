@@ -8,6 +8,7 @@
 // run that sees them, and age from then.
 import type { ServerContext } from "../context.js";
 import type { WriteTransaction } from "../storage/database.js";
+import { pruneEventTxns } from "../rooms/roomStore.js";
 import { pruneDeviceListChanges } from "../keys/deviceLists.js";
 
 export interface Pruned {
@@ -29,7 +30,6 @@ export async function pruneOnce(ctx: ServerContext): Promise<Pruned> {
   const r = ctx.config.retention;
   return ctx.db.write(async (tx) => {
     await tx.run("UPDATE to_device_messages SET created_ts = ? WHERE created_ts = 0", [now]);
-    await tx.run("UPDATE event_txns SET created_ts = ? WHERE created_ts = 0", [now]);
     const messages =
       (await deleteOlder(
         tx,
@@ -55,7 +55,7 @@ export async function pruneOnce(ctx: ServerContext): Promise<Pruned> {
         "DELETE FROM federation_inbound_txns WHERE received_ts < ?",
         txnCutoff,
       ),
-      eventTxns: await deleteOlder(tx, "DELETE FROM event_txns WHERE created_ts < ?", txnCutoff),
+      eventTxns: await pruneEventTxns(tx, now, txnCutoff),
       deviceListChanges: await pruneDeviceListChanges(tx, now, now - r.deviceListChangesMaxAgeMs),
     };
   });

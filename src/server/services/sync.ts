@@ -7,8 +7,8 @@ import {
   UNSTABLE_NAMES,
 } from "../../protocol/names.js";
 import type { ServerContext } from "../context.js";
-import { rowToClientEvent, type ClientEvent } from "./clientEvents.js";
-import { loadRoom } from "./rooms.js";
+import { rowToClientEvent, type ClientEvent } from "../rooms/clientEvents.js";
+import { loadRoom } from "../rooms/roomState.js";
 import {
   commitBefore,
   eventsBefore,
@@ -16,9 +16,9 @@ import {
   getRoom,
   membershipsOf,
   type MembershipRow,
-} from "./roomStore.js";
+} from "../rooms/roomStore.js";
 import { roomAllowed, typeAllowed, type SyncFilter } from "./syncFilter.js";
-import { toClientEvent } from "./clientEvents.js";
+import { toClientEvent } from "../rooms/clientEvents.js";
 
 export interface SyncInput {
   readonly userId: string;

@@ -14,8 +14,8 @@ import { decodeBase64Lenient, encodeBase64Url } from "../../protocol/base64.js";
 import { userIdServerName } from "../../protocol/identifiers.js";
 import { ENCRYPTED_EVENT_TYPE, STABLE_NAMES, UNSTABLE_NAMES } from "../../protocol/names.js";
 import type { RetentionConfig } from "../config.js";
-import type { OutboundQueue } from "../federation/types.js";
-import type { Session } from "./sessions.js";
+import type { OutboundQueue } from "../federationTypes.js";
+import type { Session } from "../auth/sessions.js";
 import type { Migrations, Queryable, WriteTransaction } from "../storage/database.js";
 
 export const DIRECT_TO_DEVICE = "m.direct_to_device";

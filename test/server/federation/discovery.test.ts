@@ -16,7 +16,7 @@ import {
 } from "../../../src/server/federation/transport/httpTransport.js";
 import { isLoopbackAddress } from "../../../src/server/federation/transport/plainHttp.js";
 import { createWellKnownLookup } from "../../../src/server/federation/transport/wellKnown.js";
-import { FederationRequestError } from "../../../src/server/federation/types.js";
+import { FederationRequestError } from "../../../src/server/federationTypes.js";
 import type { PlainHttpPolicy } from "../../../src/server/config.js";
 import { json, startHttpServer, type LocalHttpServer } from "./federationPeer.js";
 

@@ -26,7 +26,7 @@ import {
   type ServerProcess,
 } from "../../helpers/serverProcess.js";
 import { registerUser, type TestUser } from "../../helpers/users.js";
-import type { Edu } from "../../../src/server/federation/types.js";
+import type { Edu } from "../../../src/server/federationTypes.js";
 import {
   databaseRows,
   json,

@@ -19,8 +19,8 @@ import { outboundMigrations } from "../../../src/server/federation/outbound/sche
 import { createFederationClient } from "../../../src/server/federation/transport/federationClient.js";
 import { createHttpTransport } from "../../../src/server/federation/transport/httpTransport.js";
 import { parseXMatrix } from "../../../src/server/federation/transport/xMatrix.js";
-import type { Edu, OutboundQueue } from "../../../src/server/federation/types.js";
-import { roomMigrations } from "../../../src/server/services/roomSchema.js";
+import type { Edu, OutboundQueue } from "../../../src/server/federationTypes.js";
+import { roomMigrations } from "../../../src/server/rooms/roomSchema.js";
 import type { Database } from "../../../src/server/storage/database.js";
 import { openDatabase } from "../../../src/server/storage/open.js";
 import { BACKENDS, createPostgresDatabase } from "../../helpers/serverProcess.js";

@@ -13,7 +13,7 @@ import {
 import { createServerResolver } from "../../../src/server/federation/transport/discovery.js";
 import { createFederationClient } from "../../../src/server/federation/transport/federationClient.js";
 import { createHttpTransport } from "../../../src/server/federation/transport/httpTransport.js";
-import { FederationRequestError } from "../../../src/server/federation/types.js";
+import { FederationRequestError } from "../../../src/server/federationTypes.js";
 import { startTestPeer, waitForLog, waitForLogSaying, type TestPeer } from "../../helpers/hostilePeer.js";
 import { startServerProcess, type ServerProcess } from "../../helpers/serverProcess.js";
 import {

@@ -4,7 +4,6 @@
 // its body is sent and its connection closed; a body that stalls is cut after
 // limits.body_timeout_ms on the federation routes of both listeners and on the client API; 40
 // stalled 12 MB uploads leave the server's memory where it was.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import { xMatrixAuthorization } from "../../../src/server/federation/transport/x
 import { startTestPeer, type TestPeer } from "../../helpers/hostilePeer.js";
 import { freePort, startServerProcess, type ServerProcess } from "../../helpers/serverProcess.js";
 import { pinsEnv, transaction } from "./federationPeer.js";
+import { selfSignedCertificate } from "../../helpers/tls.js";
 
 const BODY_TIMEOUT_MS = 1_500;
 const TWELVE_MB = 12 * 1024 * 1024;
@@ -37,17 +37,7 @@ describe("uploads that are not signed, or stall (issue 9, defect 5)", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "myelin-uploads-"));
-    const certFile = join(dir, "cert.pem");
-    const keyFile = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-        ...["-keyout", keyFile, "-out", certFile, "-days", "2", "-nodes", "-subj", "/CN=localhost"],
-        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-      ],
-      { stdio: "ignore" },
-    );
+    const { certFile, keyFile } = selfSignedCertificate(dir);
     ca = readFileSync(certFile, "utf8");
     peer = await startTestPeer();
     tlsPort = await freePort();

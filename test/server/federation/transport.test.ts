@@ -18,7 +18,7 @@ import {
 import { createFederationRouter } from "../../../src/server/federation/transport/router.js";
 import { transportMigrations } from "../../../src/server/federation/transport/schema.js";
 import { parseXMatrix, xMatrixAuthorization } from "../../../src/server/federation/transport/xMatrix.js";
-import { FederationRequestError, type Edu } from "../../../src/server/federation/types.js";
+import { FederationRequestError, type Edu } from "../../../src/server/federationTypes.js";
 import { createHttpApp } from "../../../src/server/http/app.js";
 import type { Database } from "../../../src/server/storage/database.js";
 import { openDatabase } from "../../../src/server/storage/open.js";

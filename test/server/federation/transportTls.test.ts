@@ -2,7 +2,6 @@
 // tls_key serves the federation and key APIs over HTTPS on federation.port; another server
 // reaches it there and checks its certificate (trusting it through federation.ca_file), and a
 // server that does not trust the certificate refuses to talk to it.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
@@ -10,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startServerProcess, type ServerProcess } from "../../helpers/serverProcess.js";
 import { serverSigner, signedRequest, transaction } from "./federationPeer.js";
+import { selfSignedCertificate } from "../../helpers/tls.js";
 
 /** GET over HTTPS trusting `ca`: status and JSON body. */
 function httpsGet(url: string, ca: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -34,17 +34,8 @@ describe("federation over TLS", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "myelin-tls-"));
-    certFile = join(dir, "cert.pem");
-    const keyFile = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-        ...["-keyout", keyFile, "-out", certFile, "-days", "2", "-nodes", "-subj", "/CN=localhost"],
-        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-      ],
-      { stdio: "ignore" },
-    );
+    let keyFile: string;
+    ({ certFile, keyFile } = selfSignedCertificate(dir));
     tlsPort = await freePort();
     const securePort = await freePort();
     const pins = `localhost:${securePort}=https://localhost:${tlsPort}`;

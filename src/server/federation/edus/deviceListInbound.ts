@@ -6,8 +6,8 @@
 import { userIdServerName } from "../../../protocol/identifiers.js";
 import type { ServerContext } from "../../context.js";
 import { markDeviceListChanged } from "../../keys/deviceLists.js";
-import type { Edu } from "../types.js";
-import { localUsersSharingRoomsWith } from "./sharedRooms.js";
+import type { Edu } from "../../federationTypes.js";
+import { localUsersSharingRoomsWith } from "../../rooms/sharedRooms.js";
 
 export function deviceListEduHandler(ctx: ServerContext) {
   return async (origin: string, edu: Edu): Promise<void> => {

@@ -5,8 +5,8 @@
 // outbound queue afterwards.
 import type { DeviceListUpdate, PublishedSigningKeys } from "../../keys/keyFederation.js";
 import type { WriteTransaction } from "../../storage/database.js";
-import type { OutboundQueue } from "../types.js";
-import { serversSharingRoomsWith } from "./sharedRooms.js";
+import type { OutboundQueue } from "../../federationTypes.js";
+import { serversSharingRoomsWith } from "../../rooms/sharedRooms.js";
 
 export const DEVICE_LIST_UPDATE = "m.device_list_update";
 export const SIGNING_KEY_UPDATE = "m.signing_key_update";

@@ -2,7 +2,7 @@
 // the key routes other servers call, and the handlers of the EDUs their transactions carry.
 import type { ServerContext } from "../../context.js";
 import { DIRECT_TO_DEVICE } from "../../services/toDevice.js";
-import type { Edu, FederationRouter } from "../types.js";
+import type { Edu, FederationRouter } from "../../federationTypes.js";
 import { deviceListEduHandler } from "./deviceListInbound.js";
 import { DEVICE_LIST_UPDATE, SIGNING_KEY_UPDATE } from "./deviceListOutbound.js";
 import { toDeviceEduHandler } from "./toDevice.js";

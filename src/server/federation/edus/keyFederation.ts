@@ -3,7 +3,7 @@
 // other servers through the signing federation client.
 import type { KeyFederation } from "../../keys/keyFederation.js";
 import { KeyServerError } from "../../keys/keyFederation.js";
-import { FederationRequestError, type Federation } from "../types.js";
+import { FederationRequestError, type Federation } from "../../federationTypes.js";
 import { announceDeviceChange, announceSigningKeys } from "./deviceListOutbound.js";
 import { USER_KEYS_CLAIM_PATH, USER_KEYS_QUERY_PATH } from "./userKeys.js";
 

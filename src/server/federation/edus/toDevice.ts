@@ -14,7 +14,7 @@ import {
   inboxLimits,
   type ToDeviceMessages,
 } from "../../services/toDevice.js";
-import type { Edu } from "../types.js";
+import type { Edu } from "../../federationTypes.js";
 
 const MAX_NAME_LENGTH = 255;
 

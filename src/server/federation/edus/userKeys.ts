@@ -13,7 +13,7 @@ import { deviceListStreamId } from "../../keys/deviceLists.js";
 import { claimRequest, queryRequest } from "../../keys/keyRequests.js";
 import { uploadedSignatures } from "../../keys/keyStore.js";
 import { claimLocalKeys, publishedDevices, queryLocalKeys } from "../../keys/localKeys.js";
-import type { FederationRouter } from "../types.js";
+import type { FederationRouter } from "../../federationTypes.js";
 
 export const USER_KEYS_QUERY_PATH = "/_matrix/federation/v1/user/keys/query";
 export const USER_KEYS_CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim";

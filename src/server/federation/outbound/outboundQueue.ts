@@ -12,7 +12,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../../clock.js";
 import type { Database } from "../../storage/database.js";
-import { FederationRequestError, type FederationClient, type OutboundQueue } from "../types.js";
+import { FederationRequestError, type FederationClient, type OutboundQueue } from "../../federationTypes.js";
 import { backoffDelay, realScheduler, type Scheduler } from "./scheduler.js";
 import {
   destinationsWithItems,

@@ -2,7 +2,7 @@
 // flight (its items tagged with its ID), and the PDUs read from the rooms' `events` table.
 import type { Database, Queryable, SqlValue } from "../../storage/database.js";
 import { MAX_EDUS, MAX_PDUS } from "../transport/inboundTransactions.js";
-import type { Edu } from "../types.js";
+import type { Edu } from "../../federationTypes.js";
 
 export interface OutboundTransaction {
   readonly txnId: string;

@@ -1,32 +1,23 @@
-// Room federation assembled: inbound PDUs, the routes that serve rooms and take remote invites,
-// and the pending commit scheduler of power servers (sections 5-7).
+// Room federation at the edge: the routes that serve rooms and take remote invites, and the
+// /send transaction's PDU handler, over the rooms domain (sections 5-7). The domain's pending
+// commit scheduler starts and stops with the server's federation participants.
 import type { ServerContext } from "../../context.js";
-import type { FederationRouter } from "../types.js";
-import { RoomInbound } from "./inbound.js";
-import { remoteInviteRoutes } from "./invites.js";
-import { PendingCommitScheduler } from "./pendingCommits.js";
-import { roomServingRoutes } from "./serve.js";
+import type { Rooms } from "../../rooms/rooms.js";
+import type { FederationParticipant } from "../transport/federationComponent.js";
+import { remoteInviteRoutes } from "./inviteRoutes.js";
+import { roomServingRoutes } from "./serveRoutes.js";
 
-export interface RoomFederation {
-  /** The /send transaction's PDU handler. */
-  receivePdus(origin: string, pdus: readonly unknown[]): Promise<Record<string, { error?: string }>>;
-  routes(router: FederationRouter): void;
-  start(): void;
-  close(): Promise<void>;
-}
-
-export function roomFederation(ctx: ServerContext): RoomFederation {
-  const scheduler = new PendingCommitScheduler(ctx);
-  const inbound = new RoomInbound(ctx, () => scheduler.poke());
-  const serving = roomServingRoutes(ctx);
-  const invites = remoteInviteRoutes(ctx, inbound);
+export function roomFederation(ctx: ServerContext, rooms: Rooms): FederationParticipant {
+  const serving = roomServingRoutes(ctx, rooms);
+  const invites = remoteInviteRoutes(rooms);
   return {
-    receivePdus: (origin, pdus) => inbound.receivePdus(origin, pdus),
     routes: (router) => {
       serving(router);
       invites(router);
     },
-    start: () => scheduler.start(),
-    close: () => scheduler.close(),
+    registerHandlers: (handlers) =>
+      handlers.registerPduHandler((origin, pdus) => rooms.receivePdus(origin, pdus)),
+    start: () => rooms.start(),
+    close: () => rooms.close(),
   };
 }

@@ -3,7 +3,11 @@
 // failure is a FederationRequestError (status 0 when no HTTP answer came).
 import { canonicalJson, CanonicalJsonError } from "../../../protocol/canonicalJson.js";
 import type { Ed25519Signer } from "../../../protocol/crypto.js";
-import { FederationRequestError, type FederationClient, type FederationRequestOptions } from "../types.js";
+import {
+  FederationRequestError,
+  type FederationClient,
+  type FederationRequestOptions,
+} from "../../federationTypes.js";
 import { ServerNameError, type ServerResolver } from "./discovery.js";
 import {
   TransportError,

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ServerComponent } from "../../component.js";
 import type { ServerContext } from "../../context.js";
-import type { FederationRouter } from "../types.js";
+import type { FederationRouter } from "../../federationTypes.js";
 import type { TransactionHandlers } from "./inboundTransactions.js";
 import { keyRoutes } from "./serverKeys.js";
 import { transportMigrations } from "./schema.js";

@@ -9,7 +9,7 @@ import type { ServerSigningKey } from "../../signingKey.js";
 import type { Database } from "../../storage/database.js";
 import { createOutboundQueue, type ManagedOutboundQueue } from "../outbound/outboundQueue.js";
 import type { Scheduler } from "../outbound/scheduler.js";
-import type { Federation } from "../types.js";
+import type { Federation } from "../../federationTypes.js";
 import { createServerResolver, type SrvResolver } from "./discovery.js";
 import { createFederationClient, type FederationClientWithKeys } from "./federationClient.js";
 import { createHttpTransport } from "./httpTransport.js";

@@ -12,7 +12,7 @@ import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Clock } from "../../clock.js";
 import { badJson, forbidden } from "../../errors.js";
 import type { Database } from "../../storage/database.js";
-import type { Edu, FederationRouter } from "../types.js";
+import type { Edu, FederationRouter } from "../../federationTypes.js";
 import { isJsonObject } from "../../json.js";
 
 /** Matrix limits per transaction (server-server API, Transactions), both ways. */

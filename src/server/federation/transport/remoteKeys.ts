@@ -13,7 +13,7 @@ import type { Clock } from "../../clock.js";
 import type { ServerSigningKey } from "../../signingKey.js";
 import { RateLimiter } from "../../rateLimiter.js";
 import type { Database } from "../../storage/database.js";
-import type { RemoteKeys } from "../types.js";
+import type { RemoteKeys } from "../../federationTypes.js";
 import { ownOldKeys } from "./serverKeys.js";
 import { isJsonObject } from "../../json.js";
 

@@ -11,7 +11,7 @@ import { isValidServerName } from "../../../protocol/serverName.js";
 import { verifyJsonSignature } from "../../../protocol/signedJson.js";
 import type { Clock } from "../../clock.js";
 import { MatrixError } from "../../errors.js";
-import type { RemoteKeys } from "../types.js";
+import type { RemoteKeys } from "../../federationTypes.js";
 import { parseXMatrix, requestJson } from "./xMatrix.js";
 
 export interface RequestAuthDeps {

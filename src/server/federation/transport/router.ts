@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { limitExceeded, MatrixError } from "../../errors.js";
 import { RateLimiter } from "../../rateLimiter.js";
-import type { FederationRouter } from "../types.js";
+import type { FederationRouter } from "../../federationTypes.js";
 import { checkHeader, verifySignature, type CheckedHeader, type RequestAuthDeps } from "./requestAuth.js";
 
 export const FEDERATION_PREFIX = "/_matrix/federation/";

@@ -1,13 +1,11 @@
 // Sending a remote invite (section 7, D15): signed by this server, naming inviter, invitee, room
 // and room version, carrying the create event and the current commit's ID. The invitee's server
 // must already be in the room's `servers` (a commit added it).
-import type { AuthEvent } from "../../../protocol/auth/authEvent.js";
-import { userIdServerName } from "../../../protocol/identifiers.js";
-import { signJson } from "../../../protocol/signedJson.js";
-import type { ServerContext } from "../../context.js";
-import { forbidden } from "../../errors.js";
-
-export const INVITE_PATH = "/_matrix/federation/unstable/de.bwi.mls/invite";
+import type { AuthEvent } from "../../protocol/auth/authEvent.js";
+import { userIdServerName } from "../../protocol/identifiers.js";
+import { signJson } from "../../protocol/signedJson.js";
+import { forbidden } from "../errors.js";
+import type { RoomPeers, RoomsContext } from "./ports.js";
 
 export interface RemoteInvite {
   readonly room_id: string;
@@ -29,7 +27,8 @@ export interface InvitedRoom {
 
 /** Sends the invite of a user of another server; that server must be in `servers` already. */
 export async function sendRemoteInvite(
-  ctx: ServerContext,
+  ctx: RoomsContext,
+  peers: RoomPeers,
   room: InvitedRoom,
   inviter: string,
   invitee: string,
@@ -52,6 +51,5 @@ export async function sendRemoteInvite(
     create_event: room.create.pdu as unknown as Record<string, unknown>,
   };
   const signed = signJson(invite, ctx.config.serverName, ctx.signingKey);
-  const inviteId = `${encodeURIComponent(room.roomId)}/${encodeURIComponent(invitee)}`;
-  await ctx.federation.client.request(server, "PUT", `${INVITE_PATH}/${inviteId}`, { body: signed });
+  await peers.sendInvite(server, room.roomId, invitee, signed);
 }

@@ -3,19 +3,22 @@
 // Unknown auth events are fetched as an auth chain (/event_auth), unknown prev_events with
 // /get_missing_events; a commit that does not extend the current one goes through state
 // resolution (section 5). A refused PDU is logged with its rule and nothing of it is kept.
-import { parseCiphertext, type AuthEvent } from "../../../protocol/auth/authEvent.js";
-import type { Rejection } from "../../../protocol/auth/rejection.js";
-import { authorizeAgainstState } from "../../../protocol/auth/rules.js";
+import { parseCiphertext, type AuthEvent } from "../../protocol/auth/authEvent.js";
+import type { Rejection } from "../../protocol/auth/rejection.js";
+import { authorizeAgainstState } from "../../protocol/auth/rules.js";
 import {
   CREATE_EVENT_TYPE,
   eventKind,
   namesForRoomVersion,
   type MlsEventKind,
-} from "../../../protocol/names.js";
-import { computeEventId } from "../../../protocol/pdu/hashes.js";
-import { checkIncomingPdu } from "../../../protocol/receive.js";
-import type { ServerContext } from "../../context.js";
-import { loadAuthEvent, loadRoom, rememberAuthEvent } from "../../services/rooms.js";
+} from "../../protocol/names.js";
+import { computeEventId } from "../../protocol/pdu/hashes.js";
+import { checkIncomingPdu } from "../../protocol/receive.js";
+import { isJsonObject } from "../json.js";
+import type { WriteTransaction } from "../storage/database.js";
+import { currentCommitAfter, parentCommitId } from "./currentCommit.js";
+import type { RoomPeers, RoomsContext } from "./ports.js";
+import { loadAuthEvent, loadRoom, rememberAuthEvent } from "./roomState.js";
 import {
   extremities,
   getEvent,
@@ -25,11 +28,7 @@ import {
   insertRoom,
   joinedLocalUsers,
   setCurrentCommit,
-} from "../../services/roomStore.js";
-import type { WriteTransaction } from "../../storage/database.js";
-import { FederationRequestError } from "../types.js";
-import { currentCommitAfter, parentCommitId } from "./currentCommit.js";
-import { isJsonObject } from "../../json.js";
+} from "./roomStore.js";
 
 /** How deep fetching missing events may recurse for one incoming PDU. */
 const MAX_FETCH_DEPTH = 3;
@@ -53,7 +52,8 @@ function epochOf(raw: Record<string, unknown>): bigint {
 
 export class RoomInbound {
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: RoomsContext,
+    private readonly peers: RoomPeers,
     /** Called after a pending commit was stored: a power server may apply it (section 6). */
     private readonly pendingStored: () => void,
   ) {}
@@ -190,7 +190,7 @@ export class RoomInbound {
     if (typeof origin !== "string" || !isJsonObject(signatures[origin])) return keys;
     for (const keyId of Object.keys(signatures[origin])) {
       try {
-        const key = await this.ctx.federation.keys.verifyKey(origin, keyId, ts);
+        const key = await this.peers.verifyKey(origin, keyId, ts);
         if (key) keys.set(`${origin}\u0000${keyId}`, key);
       } catch (error) {
         this.ctx.log.warn({ origin, keyId, err: error }, "could not fetch a signing key");
@@ -226,12 +226,7 @@ export class RoomInbound {
   ): Promise<void> {
     let events: unknown[];
     try {
-      const reply = await this.ctx.federation.client.request<{ auth_chain?: unknown[] }>(
-        from,
-        "GET",
-        `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
-      );
-      events = Array.isArray(reply.auth_chain) ? reply.auth_chain.slice(0, AUTH_CHAIN_LIMIT) : [];
+      events = (await this.peers.fetchAuthChain(from, roomId, eventId)).slice(0, AUTH_CHAIN_LIMIT);
     } catch (error) {
       this.logFetchFailure(from, "event_auth", error);
       return;
@@ -271,19 +266,11 @@ export class RoomInbound {
     if (missing.length === 0) return;
     let events: unknown[];
     try {
-      const reply = await this.ctx.federation.client.request<{ events?: unknown[] }>(
-        from,
-        "POST",
-        `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(event.pdu.room_id)}`,
-        {
-          body: {
-            earliest_events: await extremities(this.ctx.db, event.pdu.room_id, 20),
-            latest_events: [event.eventId],
-            limit: MISSING_EVENTS_LIMIT,
-          },
-        },
-      );
-      events = Array.isArray(reply.events) ? reply.events : [];
+      events = await this.peers.fetchMissingEvents(from, event.pdu.room_id, {
+        earliestEvents: await extremities(this.ctx.db, event.pdu.room_id, 20),
+        latestEvents: [event.eventId],
+        limit: MISSING_EVENTS_LIMIT,
+      });
     } catch (error) {
       this.logFetchFailure(from, "get_missing_events", error);
       return;
@@ -293,7 +280,7 @@ export class RoomInbound {
   }
 
   private logFetchFailure(from: string, what: string, error: unknown): void {
-    const detail = error instanceof FederationRequestError ? error.message : String(error);
+    const detail = error instanceof Error ? error.message : String(error);
     this.ctx.log.warn({ origin: from }, `${what} failed: ${detail}`);
   }
 

@@ -1,30 +1,32 @@
 // The delivery-service duties of section 6 for local clients, and local network membership
-// (section 7). Every event is built, signed and checked with the protocol layer's rules inside
-// one write job, so "one commit per epoch" holds under concurrency: jobs never interleave.
+// (section 7): create, send, invite, join, leave. Every event is built, signed and checked with
+// the protocol layer's rules inside one write job, so "one commit per epoch" holds under
+// concurrency: jobs never interleave.
 import { randomBytes } from "node:crypto";
 import { ciphersuites } from "ts-mls";
-import { parseCiphertext, toAuthEvent, type AuthEvent } from "../../protocol/auth/authEvent.js";
-import { authorizeAgainstState, authorizeEvent, type RoomAuthState } from "../../protocol/auth/rules.js";
+import { parseCiphertext } from "../../protocol/auth/authEvent.js";
+import { authorizeAgainstState, authorizeEvent } from "../../protocol/auth/rules.js";
 import {
   CREATE_EVENT_TYPE,
   defaultAlgorithm,
   eventKind,
-  isMlsRoomVersion,
   namesForRoomVersion,
   type RoomVersionNames,
 } from "../../protocol/names.js";
 import { signPdu } from "../../protocol/pdu/signing.js";
-import { MAX_PREV_EVENTS, type Pdu, type UnsignedPdu } from "../../protocol/pdu/types.js";
-import type { ServerContext } from "../context.js";
+import { MAX_PREV_EVENTS, type UnsignedPdu } from "../../protocol/pdu/types.js";
 import { badJson, forbidden, MatrixError, notFound, unsupportedRoomVersion } from "../errors.js";
-import type { Queryable, WriteTransaction } from "../storage/database.js";
-import { rejectionToError, type CurrentCommit } from "./roomErrors.js";
+import type { WriteTransaction } from "../storage/database.js";
+import { isJsonObject, type JsonObject } from "../json.js";
+import { eventDestinations } from "./destinations.js";
+import { sendRemoteInvite } from "./outboundInvite.js";
+import type { RoomDeps, RoomUser, RoomsContext } from "./ports.js";
+import { rejectionToError } from "./roomErrors.js";
+import { currentCommit, loadRoom, loadRoomOf, rememberAuthEvent, requireJoined } from "./roomState.js";
 import {
   extremities,
   getSendContext,
-  getEvent,
   getMembership,
-  getRoom,
   insertEvent,
   insertPendingCommit,
   insertRoom,
@@ -32,65 +34,7 @@ import {
   recordTxn,
   setCurrentCommit,
   setMembership,
-  type RoomRow,
 } from "./roomStore.js";
-import { markDeviceListChanged } from "../keys/deviceLists.js";
-import { eventDestinations } from "../federation/rooms/destinations.js";
-import { sendRemoteInvite } from "../federation/rooms/outboundInvite.js";
-import type { Session } from "./sessions.js";
-
-const authEventCache = new Map<string, AuthEvent>();
-const AUTH_CACHE_LIMIT = 50_000;
-
-/** An event as the rules read it; events never change, so parsed ones are kept. */
-export async function loadAuthEvent(q: Queryable, eventId: string): Promise<AuthEvent | undefined> {
-  const cached = authEventCache.get(eventId);
-  if (cached) return cached;
-  const row = await getEvent(q, eventId);
-  if (row === undefined) return undefined;
-  const event = toAuthEvent(eventId, JSON.parse(row.pdu) as Pdu);
-  rememberAuthEvent(event);
-  return event;
-}
-
-/** Keeps a stored event's parsed form for the rules; events never change. */
-export function rememberAuthEvent(event: AuthEvent): void {
-  if (authEventCache.size >= AUTH_CACHE_LIMIT) authEventCache.clear();
-  authEventCache.set(event.eventId, event);
-}
-
-export interface LoadedRoom {
-  readonly row: RoomRow;
-  readonly names: RoomVersionNames;
-  readonly state: RoomAuthState;
-}
-
-export async function loadRoom(q: Queryable, roomId: string): Promise<LoadedRoom | undefined> {
-  const row = await getRoom(q, roomId);
-  return row === undefined ? undefined : loadRoomOf(q, row);
-}
-
-async function loadRoomOf(q: Queryable, row: RoomRow): Promise<LoadedRoom> {
-  const roomId = row.room_id;
-  const names = namesForRoomVersion(row.room_version);
-  const create = await loadAuthEvent(q, row.create_event_id);
-  if (names === undefined || create === undefined) throw new Error(`room ${roomId} is corrupt`);
-  const commit = row.current_commit_id === null ? undefined : await loadAuthEvent(q, row.current_commit_id);
-  return { row, names, state: { create, commit } };
-}
-
-function currentCommit(state: RoomAuthState): CurrentCommit | undefined {
-  const commit = state.commit;
-  return commit?.framing ? { eventId: commit.eventId, epoch: commit.framing.epoch } : undefined;
-}
-
-/** The room, if the user is joined to it; else M_FORBIDDEN (a room the caller may not see). */
-export async function requireJoined(q: Queryable, roomId: string, userId: string): Promise<LoadedRoom> {
-  const membership = await getMembership(q, roomId, userId);
-  const room = membership?.membership === "join" ? await loadRoom(q, roomId) : undefined;
-  if (room === undefined) throw forbidden(`You are not joined to room ${roomId}`);
-  return room;
-}
 
 // D24: fields that would put room data in plaintext or bypass MLS.
 const REFUSED_CREATE_FIELDS = [
@@ -102,10 +46,6 @@ const REFUSED_CREATE_FIELDS = [
   "power_level_content_override",
   "room_alias_name",
 ];
-
-export interface CreateRoomRequest {
-  readonly body: Readonly<Record<string, unknown>>;
-}
 
 function chooseAlgorithm(names: RoomVersionNames, requested: unknown): string {
   if (requested === undefined) return defaultAlgorithm(names);
@@ -119,9 +59,9 @@ function chooseAlgorithm(names: RoomVersionNames, requested: unknown): string {
 }
 
 export async function createRoom(
-  ctx: ServerContext,
-  session: Session,
-  body: Readonly<Record<string, unknown>>,
+  ctx: RoomsContext,
+  session: RoomUser,
+  body: Readonly<JsonObject>,
 ): Promise<string> {
   for (const field of REFUSED_CREATE_FIELDS) {
     if (body[field] !== undefined) {
@@ -130,15 +70,11 @@ export async function createRoom(
   }
   if (body.visibility === "public") throw badJson("D24: MLS rooms cannot be public");
   const roomVersion = body.room_version ?? namesForRoomVersion("de.bwi.mls.v1")?.roomVersion;
-  if (typeof roomVersion !== "string" || !isMlsRoomVersion(roomVersion)) {
+  const names = typeof roomVersion === "string" ? namesForRoomVersion(roomVersion) : undefined;
+  if (typeof roomVersion !== "string" || names === undefined)
     throw unsupportedRoomVersion(String(roomVersion));
-  }
-  const names = namesForRoomVersion(roomVersion) as RoomVersionNames;
-  const creation = body.creation_content ?? {};
-  if (typeof creation !== "object" || creation === null || Array.isArray(creation)) {
-    throw badJson("creation_content must be an object");
-  }
-  const creationContent = creation as Record<string, unknown>;
+  const creationContent = body.creation_content ?? {};
+  if (!isJsonObject(creationContent)) throw badJson("creation_content must be an object");
   const algorithm = chooseAlgorithm(names, creationContent.algorithm ?? creationContent.encryption_algorithm);
   const federate = creationContent["m.federate"];
   if (federate !== undefined && typeof federate !== "boolean") throw badJson("m.federate must be a boolean");
@@ -188,23 +124,25 @@ export interface SendRequest {
 
 /** Builds, checks and stores one event from a local client; returns its event ID. */
 export async function sendRoomEvent(
-  ctx: ServerContext,
-  session: Session,
+  ctx: RoomsContext,
+  deps: RoomDeps,
+  session: RoomUser,
   request: SendRequest,
 ): Promise<string> {
-  const result = await ctx.db.write((tx) => sendInTransaction(ctx, tx, session, request));
+  const result = await ctx.db.write((tx) => sendInTransaction(ctx, deps, tx, session, request));
   // Read after the commit, off the single writer's path.
   if (result.stored) {
-    ctx.federation.outbound.wake();
+    deps.peers.wake();
     ctx.notifier.wake(await joinedLocalUsers(ctx.db, request.roomId));
   }
   return result.eventId;
 }
 
 async function sendInTransaction(
-  ctx: ServerContext,
+  ctx: RoomsContext,
+  deps: RoomDeps,
   tx: WriteTransaction,
-  session: Session,
+  session: RoomUser,
   request: SendRequest,
 ): Promise<{ eventId: string; stored: boolean }> {
   const context = await getSendContext(
@@ -256,13 +194,13 @@ async function sendInTransaction(
     await setCurrentCommit(tx, request.roomId, eventId);
     rememberAuthEvent({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
   }
-  // Section 6: a power server of the room may apply it in its window (federation/rooms/pendingCommits.ts).
+  // Section 6: a power server of the room may apply it in its window (pendingCommits.ts).
   if (kind === "pending" && outcome.framing) {
     await insertPendingCommit(tx, request.roomId, eventId, outcome.framing.epoch, position);
   }
   // Section 7: every server in the room's servers gets our events (a commit: the old and new lists).
   const current = room.state.commit?.federation;
-  await ctx.federation.outbound.enqueuePdu(
+  await deps.peers.enqueuePdu(
     tx,
     eventDestinations(ctx.config.serverName, current, kind === "commit" ? outcome.federation : undefined),
     eventId,
@@ -275,8 +213,9 @@ async function sendInTransaction(
 const USER_ID = /^@[a-z0-9._=\-/+]+:(.+)$/;
 
 export async function invite(
-  ctx: ServerContext,
-  session: Session,
+  ctx: RoomsContext,
+  deps: RoomDeps,
+  session: RoomUser,
   roomId: string,
   userId: string,
 ): Promise<void> {
@@ -291,15 +230,12 @@ export async function invite(
       create: room.state.create,
       commit: room.state.commit,
     };
-    await sendRemoteInvite(ctx, invited, session.userId, userId);
+    await sendRemoteInvite(ctx, deps.peers, invited, session.userId, userId);
     return;
   }
   await ctx.db.write(async (tx) => {
     await requireJoined(tx, roomId, session.userId);
-    const account = await tx.get<{ found: number }>("SELECT 1 AS found FROM users WHERE user_id = ?", [
-      userId,
-    ]);
-    if (account === undefined) throw notFound(`Unknown user ${userId}`);
+    if (!(await deps.userExists(tx, userId))) throw notFound(`Unknown user ${userId}`);
     const current = await getMembership(tx, roomId, userId);
     if (current?.membership === "join") throw forbidden(`${userId} is already in the room`);
     // D23: the invitee's timeline starts where the invite reached this server.
@@ -308,7 +244,12 @@ export async function invite(
   ctx.notifier.wake([userId]);
 }
 
-export async function join(ctx: ServerContext, session: Session, roomId: string): Promise<void> {
+export async function join(
+  ctx: RoomsContext,
+  deps: RoomDeps,
+  session: RoomUser,
+  roomId: string,
+): Promise<void> {
   const others = await ctx.db.write(async (tx) => {
     const membership = await getMembership(tx, roomId, session.userId);
     if (membership?.membership === "join") return [];
@@ -333,14 +274,13 @@ export async function join(ctx: ServerContext, session: Session, roomId: string)
     // Users who now share a room hear of each other's device lists (client-server spec,
     // device_lists.changed), so each can fetch the other's keys.
     const others = (await joinedLocalUsers(tx, roomId)).filter((userId) => userId !== session.userId);
-    await markDeviceListChanged(tx, session.userId);
-    for (const other of others) await markDeviceListChanged(tx, other, session.userId);
+    await deps.joined(tx, session.userId, others);
     return others;
   });
   ctx.notifier.wake([session.userId, ...others]);
 }
 
-export async function leave(ctx: ServerContext, session: Session, roomId: string): Promise<void> {
+export async function leave(ctx: RoomsContext, session: RoomUser, roomId: string): Promise<void> {
   await ctx.db.write(async (tx) => {
     const membership = await getMembership(tx, roomId, session.userId);
     if (membership === undefined || membership.membership === "leave") {

@@ -1,10 +1,11 @@
 // Section 5: which commit is current once a commit arrives from another server. A commit on top
 // of the current one simply becomes current; anything else (a fork, a late sibling) runs state
 // resolution over every commit of the room (D11: always one unbroken chain).
-import { toAuthEvent, type AuthEvent } from "../../../protocol/auth/authEvent.js";
-import type { Pdu } from "../../../protocol/pdu/types.js";
-import { resolveCommitChain, type CommitNode } from "../../../protocol/stateResolution.js";
-import type { Queryable } from "../../storage/database.js";
+import { toAuthEvent, type AuthEvent } from "../../protocol/auth/authEvent.js";
+import type { Pdu } from "../../protocol/pdu/types.js";
+import { resolveCommitChain, type CommitNode } from "../../protocol/stateResolution.js";
+import type { Queryable } from "../storage/database.js";
+import { eventsOfType } from "./roomStore.js";
 
 export interface CommitRoom {
   readonly roomId: string;
@@ -32,10 +33,7 @@ function commitNode(event: AuthEvent, createEventId: string): CommitNode | undef
 
 /** Every commit event of the room. */
 export async function roomCommits(q: Queryable, room: CommitRoom): Promise<AuthEvent[]> {
-  const rows = await q.all<{ event_id: string; pdu: string }>(
-    "SELECT event_id, pdu FROM events WHERE room_id = ? AND type = ?",
-    [room.roomId, room.commitType],
-  );
+  const rows = await eventsOfType(q, room.roomId, room.commitType);
   return rows.map((row) => toAuthEvent(row.event_id, JSON.parse(row.pdu) as Pdu));
 }
 

@@ -3,8 +3,9 @@
 // So a local user "shares a room" with a server when the user is joined to a room whose current
 // commit lists that server; a remote user is taken to share a room with every local user who
 // shares one with the remote user's server.
-import type { Queryable } from "../../storage/database.js";
-import { loadRoom } from "../../services/rooms.js";
+import type { Queryable } from "../storage/database.js";
+import { loadRoom } from "./roomState.js";
+import { joinedMemberships, membershipsOf } from "./roomStore.js";
 
 async function currentServers(q: Queryable, roomId: string): Promise<readonly string[]> {
   const room = await loadRoom(q, roomId);
@@ -17,10 +18,7 @@ export async function serversSharingRoomsWith(
   ownServer: string,
   userId: string,
 ): Promise<string[]> {
-  const rows = await q.all<{ room_id: string }>(
-    "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'",
-    [userId],
-  );
+  const rows = await membershipsOf(q, userId, "join");
   const servers = new Set<string>();
   for (const row of rows) for (const server of await currentServers(q, row.room_id)) servers.add(server);
   servers.delete(ownServer);
@@ -29,9 +27,7 @@ export async function serversSharingRoomsWith(
 
 /** Local users joined to a room whose current `servers` include `server`, sorted. */
 export async function localUsersSharingRoomsWith(q: Queryable, server: string): Promise<string[]> {
-  const rows = await q.all<{ room_id: string; user_id: string }>(
-    "SELECT room_id, user_id FROM room_memberships WHERE membership = 'join' ORDER BY room_id",
-  );
+  const rows = await joinedMemberships(q);
   const users = new Set<string>();
   const sharing = new Map<string, boolean>();
   for (const row of rows) {

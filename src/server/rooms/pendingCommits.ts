@@ -3,16 +3,28 @@
 // valid one it received during its window [t + 5i min, t + 5i min + 3 min) (powers[0]: at once),
 // by sending a commit event with the identical content, its own origin and the current commit in
 // its auth events. The schedule is the protocol layer's pure function of the injected clock.
-import { mayApply, nextApplyTime } from "../../../protocol/commitSchedule.js";
-import { authorizeEvent } from "../../../protocol/auth/rules.js";
-import { signPdu } from "../../../protocol/pdu/signing.js";
-import { MAX_PREV_EVENTS, type UnsignedPdu } from "../../../protocol/pdu/types.js";
-import type { ServerContext } from "../../context.js";
-import { loadAuthEvent, loadRoom, rememberAuthEvent, type LoadedRoom } from "../../services/rooms.js";
-import type { AuthEvent } from "../../../protocol/auth/authEvent.js";
-import { extremities, insertEvent, joinedLocalUsers, setCurrentCommit } from "../../services/roomStore.js";
-import type { Queryable, WriteTransaction } from "../../storage/database.js";
+import { mayApply, nextApplyTime } from "../../protocol/commitSchedule.js";
+import { authorizeEvent } from "../../protocol/auth/rules.js";
+import { signPdu } from "../../protocol/pdu/signing.js";
+import { MAX_PREV_EVENTS, type UnsignedPdu } from "../../protocol/pdu/types.js";
+import type { AuthEvent } from "../../protocol/auth/authEvent.js";
+import type { Queryable, WriteTransaction } from "../storage/database.js";
 import { eventDestinations } from "./destinations.js";
+import type { RoomPeers, RoomsContext } from "./ports.js";
+import { loadAuthEvent, loadRoom, rememberAuthEvent, type LoadedRoom } from "./roomState.js";
+import {
+  deletePendingCommit,
+  deletePendingCommits,
+  deletePendingCommitsBefore,
+  deletePendingCommitsUpTo,
+  extremities,
+  hasPendingCommitBefore,
+  insertEvent,
+  joinedLocalUsers,
+  pendingCommitsFor,
+  roomsWithPendingCommits,
+  setCurrentCommit,
+} from "./roomStore.js";
 
 /** What a pass does in one room: decided by reads, carried out in one write. */
 interface Plan {
@@ -38,7 +50,10 @@ export class PendingCommitScheduler {
   private running: Promise<void> | undefined;
   private closed = false;
 
-  constructor(private readonly ctx: ServerContext) {}
+  constructor(
+    private readonly ctx: RoomsContext,
+    private readonly peers: RoomPeers,
+  ) {}
 
   /** Starts the periodic pass (windows open with time, not with arrivals). */
   start(): void {
@@ -72,8 +87,7 @@ export class PendingCommitScheduler {
   }
 
   private async pass(): Promise<void> {
-    const rooms = await this.ctx.db.all<{ room_id: string }>("SELECT DISTINCT room_id FROM pending_commits");
-    for (const { room_id } of rooms) await this.considerRoom(room_id);
+    for (const roomId of await roomsWithPendingCommits(this.ctx.db)) await this.considerRoom(roomId);
   }
 
   /**
@@ -86,7 +100,7 @@ export class PendingCommitScheduler {
     const applied = await this.ctx.db.write(async (tx) => this.carryOut(tx, await this.plan(tx, roomId)));
     if (applied) {
       this.ctx.log.info({ roomId, eventId: applied }, "applied a pending commit");
-      this.ctx.federation.outbound.wake();
+      this.peers.wake();
       this.ctx.notifier.wake(await joinedLocalUsers(this.ctx.db, roomId));
     }
   }
@@ -97,12 +111,8 @@ export class PendingCommitScheduler {
     const current = room?.state.commit;
     if (!room || !current?.framing || !current.federation) return undefined;
     const next = Number(current.framing.epoch) + 1;
-    const stale = await q.get<{ found: number }>(
-      "SELECT 1 AS found FROM pending_commits WHERE room_id = ? AND epoch < ? LIMIT 1",
-      [roomId, next],
-    );
     const powers = current.federation.federation.powers;
-    const base = { room, current, next, dropStale: stale !== undefined };
+    const base = { room, current, next, dropStale: await hasPendingCommitBefore(q, roomId, next) };
     // Not a power (any more): this server never applies the room's pending commits.
     if (!powers.includes(self)) return { ...base, dropAll: true };
     const candidate = await this.firstValid(q, roomId, next, current.eventId);
@@ -122,10 +132,9 @@ export class PendingCommitScheduler {
     const { room, current, next } = plan;
     const roomId = room.row.room_id;
     // Pending commits for epochs already decided can never apply.
-    if (plan.dropStale)
-      await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch < ?", [roomId, next]);
-    if (plan.dropAll) await tx.run("DELETE FROM pending_commits WHERE room_id = ?", [roomId]);
-    if (plan.dropEvent) await tx.run("DELETE FROM pending_commits WHERE event_id = ?", [plan.dropEvent]);
+    if (plan.dropStale) await deletePendingCommitsBefore(tx, roomId, next);
+    if (plan.dropAll) await deletePendingCommits(tx, roomId);
+    if (plan.dropEvent) await deletePendingCommit(tx, plan.dropEvent);
     if (!plan.apply) return undefined;
     const { candidate, now } = plan.apply;
     const self = this.ctx.config.serverName;
@@ -142,7 +151,7 @@ export class PendingCommitScheduler {
     const { pdu, eventId } = signPdu(unsigned, this.ctx.signingKey, this.ctx.crypto);
     const known = new Map([room.state.create, current].map((e) => [e.eventId, e] as const));
     const outcome = authorizeEvent(pdu, (id) => known.get(id));
-    await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch <= ?", [roomId, next]);
+    await deletePendingCommitsUpTo(tx, roomId, next);
     if (!outcome.ok) {
       this.ctx.log.warn(
         { roomId, pending: candidate.eventId, rule: outcome.rejection.rule },
@@ -152,23 +161,15 @@ export class PendingCommitScheduler {
     }
     await insertEvent(tx, eventId, pdu);
     await setCurrentCommit(tx, roomId, eventId);
-    await this.ctx.federation.outbound.enqueuePdu(
-      tx,
-      eventDestinations(self, current.federation, outcome.federation),
-      eventId,
-    );
+    await this.peers.enqueuePdu(tx, eventDestinations(self, current.federation, outcome.federation), eventId);
     rememberAuthEvent({ eventId, pdu, framing: outcome.framing, federation: outcome.federation });
     return eventId;
   }
 
   /** The first pending commit received for `epoch` that builds on the current commit. */
   private async firstValid(q: Queryable, roomId: string, epoch: number, currentId: string) {
-    const rows = await q.all<{ event_id: string }>(
-      "SELECT event_id FROM pending_commits WHERE room_id = ? AND epoch = ? ORDER BY position",
-      [roomId, epoch],
-    );
-    for (const row of rows) {
-      const event = await loadAuthEvent(q, row.event_id);
+    for (const eventId of await pendingCommitsFor(q, roomId, epoch)) {
+      const event = await loadAuthEvent(q, eventId);
       if (event?.pdu.auth_events.includes(currentId)) return event;
     }
     return undefined;

@@ -1,7 +1,7 @@
 // The seams between the federation parts (transport, outbound queue, rooms, EDUs and keys): each
 // part implements one of these, the others and the tests depend only on them.
 import type { FastifyRequest } from "fastify";
-import type { Queryable } from "../storage/database.js";
+import type { Queryable } from "./storage/database.js";
 
 /** A refusal or failure of a request to another server. */
 export class FederationRequestError extends Error {

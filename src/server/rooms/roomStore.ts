@@ -1,4 +1,5 @@
-// SQL of rooms, events and memberships. Reads take any Queryable, so a write job can read
+// SQL of rooms, events, memberships, transaction IDs and pending commits (roomSchema.ts): the
+// only module that names these tables. Reads take any Queryable, so a write job can read
 // through its transaction.
 import type { Pdu } from "../../protocol/pdu/types.js";
 import type { Queryable, WriteTransaction } from "../storage/database.js";
@@ -48,6 +49,14 @@ export async function setCurrentCommit(tx: WriteTransaction, roomId: string, eve
 
 export function getEvent(q: Queryable, eventId: string): Promise<EventRow | undefined> {
   return q.get<EventRow>("SELECT event_id, room_id, position, pdu FROM events WHERE event_id = ?", [eventId]);
+}
+
+/** Every event of the room with this type (a room's commits), in no order. */
+export function eventsOfType(q: Queryable, roomId: string, type: string): Promise<EventRow[]> {
+  return q.all<EventRow>(
+    "SELECT event_id, room_id, position, pdu FROM events WHERE room_id = ? AND type = ?",
+    [roomId, type],
+  );
 }
 
 /** Stores an event with the next stream position and makes it the room's only forward extremity
@@ -121,6 +130,13 @@ export async function membershipsOf(
       );
 }
 
+/** Every join of every room, by room. */
+export function joinedMemberships(q: Queryable): Promise<MembershipRow[]> {
+  return q.all<MembershipRow>(
+    "SELECT room_id, user_id, membership, inviter, position, timeline_from FROM room_memberships WHERE membership = 'join' ORDER BY room_id",
+  );
+}
+
 export async function joinedLocalUsers(q: Queryable, roomId: string): Promise<string[]> {
   const rows = await q.all<{ user_id: string }>(
     "SELECT user_id FROM room_memberships WHERE room_id = ? AND membership = 'join'",
@@ -150,6 +166,16 @@ export async function deleteDeviceTxns(
   deviceId: string,
 ): Promise<void> {
   await tx.run("DELETE FROM event_txns WHERE user_id = ? AND device_id = ?", [userId, deviceId]);
+}
+
+/**
+ * Deletes clients' transaction IDs stored before `cutoff` (no retry can come any more); rows of
+ * versions without a timestamp (created_ts = 0) first get `now`, and age from then. Returns how
+ * many were deleted.
+ */
+export async function pruneEventTxns(tx: WriteTransaction, now: number, cutoff: number): Promise<number> {
+  await tx.run("UPDATE event_txns SET created_ts = ? WHERE created_ts = 0", [now]);
+  return (await tx.run("DELETE FROM event_txns WHERE created_ts < ?", [cutoff])).changes;
 }
 
 /** Events of a room with position in (after, upto], oldest first, at most `limit`. */
@@ -230,4 +256,70 @@ export async function insertPendingCommit(
     Number(epoch),
     position,
   ]);
+}
+
+/** Rooms with pending commits waiting (section 6). */
+export async function roomsWithPendingCommits(q: Queryable): Promise<string[]> {
+  const rows = await q.all<{ room_id: string }>("SELECT DISTINCT room_id FROM pending_commits");
+  return rows.map((row) => row.room_id);
+}
+
+/** Whether the room has a pending commit for an epoch before `epoch`. */
+export async function hasPendingCommitBefore(q: Queryable, roomId: string, epoch: number): Promise<boolean> {
+  const row = await q.get<{ found: number }>(
+    "SELECT 1 AS found FROM pending_commits WHERE room_id = ? AND epoch < ? LIMIT 1",
+    [roomId, epoch],
+  );
+  return row !== undefined;
+}
+
+/** The room's pending commits for `epoch`, in arrival order. */
+export async function pendingCommitsFor(q: Queryable, roomId: string, epoch: number): Promise<string[]> {
+  const rows = await q.all<{ event_id: string }>(
+    "SELECT event_id FROM pending_commits WHERE room_id = ? AND epoch = ? ORDER BY position",
+    [roomId, epoch],
+  );
+  return rows.map((row) => row.event_id);
+}
+
+/** Drops the room's pending commits for epochs before `epoch`. */
+export async function deletePendingCommitsBefore(
+  tx: WriteTransaction,
+  roomId: string,
+  epoch: number,
+): Promise<void> {
+  await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch < ?", [roomId, epoch]);
+}
+
+/** Drops the room's pending commits for epochs up to and including `epoch`. */
+export async function deletePendingCommitsUpTo(
+  tx: WriteTransaction,
+  roomId: string,
+  epoch: number,
+): Promise<void> {
+  await tx.run("DELETE FROM pending_commits WHERE room_id = ? AND epoch <= ?", [roomId, epoch]);
+}
+
+/** Drops every pending commit of the room. */
+export async function deletePendingCommits(tx: WriteTransaction, roomId: string): Promise<void> {
+  await tx.run("DELETE FROM pending_commits WHERE room_id = ?", [roomId]);
+}
+
+/** Drops one pending commit. */
+export async function deletePendingCommit(tx: WriteTransaction, eventId: string): Promise<void> {
+  await tx.run("DELETE FROM pending_commits WHERE event_id = ?", [eventId]);
+}
+
+/** Up to `limit` events of the room before stream position `before`, newest first (backfill). */
+export async function pdusBefore(
+  q: Queryable,
+  roomId: string,
+  before: number,
+  limit: number,
+): Promise<string[]> {
+  const rows = await q.all<{ pdu: string }>(
+    "SELECT pdu FROM events WHERE room_id = ? AND position < ? ORDER BY position DESC LIMIT ?",
+    [roomId, before, limit],
+  );
+  return rows.map((row) => row.pdu);
 }
