@@ -79,6 +79,7 @@ export async function createFederationServices(deps: FederationDeps): Promise<Fe
     log,
     retryInitialMs: settings.retryInitialMs,
     retryMaxMs: settings.retryMaxMs,
+    probeIntervalMs: settings.probeIntervalMs,
     ...(deps.scheduler !== undefined ? { scheduler: deps.scheduler } : {}),
   });
   return {
