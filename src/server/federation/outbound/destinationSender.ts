@@ -29,6 +29,8 @@ export interface DestinationSenderOptions {
   readonly policy: RetryPolicy;
   readonly scheduler: Scheduler;
   readonly random: () => number;
+  /** Longest sleep before the clock is looked at again (CLOCK_CHECK_MS). */
+  readonly clockCheckMs?: number;
   /** The backoff stored before a restart, if any. */
   readonly resumed?: StoredBackoff;
   /** Sends the next transaction, if there is one. */
@@ -96,7 +98,7 @@ export function startDestinationSender(options: DestinationSenderOptions): Desti
         const now = clock.now();
         const action = dueAction(state, now);
         if (action.do === "wait") {
-          await sleep(Math.min(action.untilMs - now, CLOCK_CHECK_MS));
+          await sleep(Math.min(action.untilMs - now, options.clockCheckMs ?? CLOCK_CHECK_MS));
           continue;
         }
         if (action.do === "probe") {

@@ -54,6 +54,8 @@ export interface OutboundQueueOptions {
   /** Randomness of the jitter, in [0, 1). */
   readonly random?: () => number;
   readonly sendTimeoutMs?: number;
+  /** Longest sleep before a sender looks at the clock again (tests with a fake clock: infinite). */
+  readonly clockCheckMs?: number;
 }
 
 export interface ManagedOutboundQueue extends OutboundQueue {
@@ -102,6 +104,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): ManagedOutbo
       policy,
       scheduler,
       random,
+      ...(options.clockCheckMs !== undefined ? { clockCheckMs: options.clockCheckMs } : {}),
       ...(resumed !== undefined ? { resumed } : {}),
       attempt: async (signal) => {
         const txn = await nextTransaction(db, destination, options.clock.now(), delivered);
