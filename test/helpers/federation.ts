@@ -17,6 +17,8 @@ export interface Federation {
   /** Cuts both directions between server i and server j. */
   cut(i: number, j: number): void;
   restore(i: number, j: number): void;
+  /** Connections server i made to server j that found the link cut. */
+  refusedConnections(i: number, j: number): number;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startFederation(
     servers,
     cut: (i, j) => link(i, j).forEach((proxy) => proxy.cut()),
     restore: (i, j) => link(i, j).forEach((proxy) => proxy.restore()),
+    refusedConnections: (i, j) => proxies[i]![j]!.refused,
     close: async () => {
       await Promise.all(servers.map((server) => server.destroy()));
       await Promise.all(proxies.flat().map((proxy) => proxy?.close()));

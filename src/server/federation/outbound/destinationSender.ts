@@ -19,6 +19,8 @@ import type { Scheduler } from "./scheduler.js";
  * and a clock can move (the clock offset file of tests, a corrected system clock).
  */
 export const CLOCK_CHECK_MS = 1_000;
+/** The same for a clock moved by a test's clock offset file (clock_offset_file). */
+export const OFFSET_CLOCK_CHECK_MS = 100;
 
 export type AttemptOutcome = "delivered" | "empty" | { readonly failed: true; readonly unreachable: boolean };
 
