@@ -369,7 +369,10 @@ async function healTime(pair: PartitionPair, room: CrossRoom, partitionMs: numbe
     pair.restore();
     const healed = performance.now();
     while (counter.count() <= baseline) {
-      if (performance.now() - healed > HEAL_TIMEOUT_MS) throw new Error("nothing delivered after the heal");
+      if (performance.now() - healed > HEAL_TIMEOUT_MS) {
+        console.error(`--- server A log (tail) ---\n${pair.a.logs().slice(-6000)}`);
+        throw new Error("nothing delivered after the heal");
+      }
       await sleep(POLL_MS);
     }
     return performance.now() - healed;

@@ -194,7 +194,7 @@ export async function startPartitionPair(): Promise<PartitionPair> {
       port: ports[i] as number,
       compiled: true,
       env: {
-        MYELIN_LOG_LEVEL: "error",
+        MYELIN_LOG_LEVEL: process.env.BENCH_LOG ?? "error",
         MYELIN_FEDERATION_PINS: pin,
         MYELIN_FEDERATION_ALLOW_PLAIN_HTTP: "loopback",
         MYELIN_CLOCK_OFFSET_FILE: clockFiles[i] as string,

@@ -41,6 +41,11 @@ export interface DestinationSenderOptions {
   probe(signal: AbortSignal): Promise<boolean>;
   saveBackoff(backoff: StoredBackoff): Promise<void>;
   clearBackoff(): Promise<void>;
+  /**
+   * Called in the same tick as the loop decides to stop (nothing owed, nothing poked): whoever
+   * holds the sender must forget it then, so that work queued a moment later starts a new one.
+   */
+  stopping(): void;
 }
 
 export interface DestinationSender {
@@ -117,6 +122,7 @@ export function startDestinationSender(options: DestinationSenderOptions): Desti
           apply({ type: "drained" });
           await persist();
           if (again) continue;
+          options.stopping();
           return;
         }
         apply(

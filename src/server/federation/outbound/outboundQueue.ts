@@ -117,11 +117,9 @@ export function createOutboundQueue(options: OutboundQueueOptions): ManagedOutbo
       probe: (signal) => probe(destination, signal),
       saveBackoff: (backoff) => saveBackoff(db, destination, backoff),
       clearBackoff: () => clearBackoff(db, destination),
+      stopping: () => senders.delete(destination),
     });
     senders.set(destination, sender);
-    void sender.done.finally(() => {
-      if (senders.get(destination) === sender) senders.delete(destination);
-    });
   };
 
   const probe = async (destination: string, signal: AbortSignal): Promise<boolean> => {
