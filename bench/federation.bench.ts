@@ -1,7 +1,9 @@
 // npm run bench:federation — two homeservers on loopback (compiled, SQLite), server A's clients
 // sending a sustained stream of m.room.encrypted events that server B ingests with the full D10
 // checks (issue 5 targets): PDUs per second B stores, origin-to-remote-sync latency at a steady
-// 500 events per second, and the time for B to join a room with 1,000 and 10,000 events of history.
+// 500 events per second, the time for B to join a room with 1,000 and 10,000 events of history;
+// and (issue 16) the time from the heal of a 60 s and of a 10-minute partition to the first
+// delivery, with the default retry settings. BENCH_HEAL_ONLY=1 runs only the last.
 import { fed, MlsMember } from "../test/helpers/mlsMember.js";
 import {
   claimKeyPackage,
@@ -23,8 +25,10 @@ import {
   sendCommit,
   sendEncrypted,
   startPair,
+  startPartitionPair,
   type CrossRoom,
   type Pair,
+  type PartitionPair,
   type User,
 } from "./federationSetup.js";
 import { call, closeClient } from "./httpClient.js";
@@ -342,9 +346,65 @@ async function joins(pair: Pair) {
   };
 }
 
+/** Partitions measured (servers' time), rounds of each, and the real time a partition takes. */
+const PARTITIONS = [60_000, 600_000] as const;
+const HEAL_ROUNDS = 3;
+const PARTITION_REAL_MS = 10_000;
+const HEAL_TIMEOUT_MS = 120_000;
+
+/**
+ * Issue 16: A's client sends while the link to B is cut and both servers' clocks run through
+ * `partitionMs` (A's backoff grows as in a real outage); then the link heals. The time from the
+ * heal until B has stored the event.
+ */
+async function healTime(pair: PartitionPair, room: CrossRoom, partitionMs: number, tag: string) {
+  const counter = eventCounter(pair.b);
+  try {
+    const baseline = counter.count();
+    pair.cut();
+    const ciphertext = room.ciphertexts[0] as string;
+    if (!(await sendEncrypted(pair.a, room.sender, room.roomId, tag, ciphertext)).ok)
+      throw new Error("the event sent during the partition was refused");
+    await pair.fastForward(partitionMs, PARTITION_REAL_MS);
+    pair.restore();
+    const healed = performance.now();
+    while (counter.count() <= baseline) {
+      if (performance.now() - healed > HEAL_TIMEOUT_MS) {
+        console.error(`--- server A log (tail) ---\n${pair.a.logs().slice(-6000)}`);
+        throw new Error("nothing delivered after the heal");
+      }
+      await sleep(POLL_MS);
+    }
+    return performance.now() - healed;
+  } finally {
+    counter.close();
+  }
+}
+
+async function heals() {
+  const pair = await startPartitionPair();
+  try {
+    const sender = await register(pair.a, "cutsender");
+    const receiver = await register(pair.b, "cutreceiver");
+    const room = await crossRoom(pair, sender, receiver);
+    const times = new Map<number, number[]>(PARTITIONS.map((p) => [p, []]));
+    for (let round = 0; round < HEAL_ROUNDS; round++)
+      for (const partitionMs of PARTITIONS)
+        times.get(partitionMs)?.push(await healTime(pair, room, partitionMs, `cut${round}-${partitionMs}`));
+    return PARTITIONS.map((partitionMs) => ({ partitionMs, all: times.get(partitionMs) ?? [] }));
+  } finally {
+    await pair.close();
+  }
+}
+
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 console.log(`machine: ${describeMachine()}`);
+if (process.env.BENCH_HEAL_ONLY !== undefined) {
+  await reportHeals();
+  closeClient();
+  process.exit(0);
+}
 const starting = performance.now();
 // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles both server processes.
 const pair = await startPair(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean));
@@ -406,5 +466,21 @@ try {
   throw error;
 } finally {
   await pair.close();
+}
+try {
+  await reportHeals();
+} finally {
   closeClient();
+}
+
+async function reportHeals() {
+  process.stdout.write(
+    `partitions of 60 s and 10 min between two servers (clocks moved), default retry settings, ${HEAL_ROUNDS} rounds...\n`,
+  );
+  const [short, long] = await heals();
+  const line = (figure: { partitionMs: number; all: number[] } | undefined) =>
+    `${ms(percentile(figure?.all ?? [], 50))} (max ${ms(Math.max(...(figure?.all ?? [NaN])))})`;
+  console.log(
+    `time from heal to first delivery: after a 60 s partition ${line(short)}; after a 10-minute partition ${line(long)} (target < 5 s for both)`,
+  );
 }

@@ -1,11 +1,15 @@
 // Setup for npm run bench:federation: two compiled homeservers on loopback, their names pinned to
 // each other over plain HTTP (no proxies in between, unlike test/helpers/federation.ts), users,
-// and rooms spanning both servers made with real MLS commits through the client API.
+// and rooms spanning both servers made with real MLS commits through the client API; and a
+// second pair linked through proxies that can be cut, for the partition heal figure.
 import Sqlite from "better-sqlite3";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fed, MlsMember } from "../test/helpers/mlsMember.js";
 import { MLS_ALGORITHM } from "../test/helpers/keyPackages.js";
 import { freePort, startServerProcess, type ServerProcess } from "../test/helpers/serverProcess.js";
+import { startTcpProxy } from "../test/helpers/tcpProxy.js";
 import { call } from "./httpClient.js";
 
 const UNLIMITED = "1000000";
@@ -156,4 +160,72 @@ export function cpuSeconds(server: ServerProcess): number {
   // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name), in clock ticks.
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+export interface PartitionPair extends Pair {
+  /** Cuts the link between the servers both ways (connections refused, as when a route is down). */
+  cut(): void;
+  restore(): void;
+  /** Moves both servers' clocks forward by `ms`, spread over `overMs` of real time. */
+  fastForward(ms: number, overMs: number): Promise<void>;
+}
+
+/**
+ * Two servers as startPair() makes them, but linked through TCP proxies that can be cut, with
+ * clocks moved through offset files, and the retry settings left at their defaults (issue 16:
+ * the time from a partition's heal to the first delivery).
+ */
+export async function startPartitionPair(): Promise<PartitionPair> {
+  const ports = [await freePort(), await freePort()] as const;
+  const names = ports.map((port) => `localhost:${port}`);
+  // toB: how A reaches B; toA: how B reaches A.
+  const toB = await startTcpProxy(ports[1]);
+  const toA = await startTcpProxy(ports[0]);
+  const clockDir = mkdtempSync(join(tmpdir(), "myelin-bench-clocks-"));
+  const clockFiles = [join(clockDir, "a"), join(clockDir, "b")];
+  const offsets = [0, 0];
+  const writeOffset = (i: number) => {
+    writeFileSync(`${clockFiles[i]}.new`, String(offsets[i]));
+    renameSync(`${clockFiles[i]}.new`, clockFiles[i] as string);
+  };
+  const start = (i: number, pin: string) => {
+    writeOffset(i);
+    return startServerProcess({
+      port: ports[i] as number,
+      compiled: true,
+      env: {
+        MYELIN_LOG_LEVEL: process.env.BENCH_LOG ?? "error",
+        MYELIN_FEDERATION_PINS: pin,
+        MYELIN_FEDERATION_ALLOW_PLAIN_HTTP: "loopback",
+        MYELIN_CLOCK_OFFSET_FILE: clockFiles[i] as string,
+        MYELIN_REQUESTS_PER_SECOND: UNLIMITED,
+        MYELIN_REQUEST_BURST: UNLIMITED,
+        MYELIN_FEDERATION_REQUESTS_PER_SECOND: UNLIMITED,
+        MYELIN_FEDERATION_REQUEST_BURST: UNLIMITED,
+      },
+    });
+  };
+  const a = await start(0, `${names[1]}=${toB.url}`);
+  const b = await start(1, `${names[0]}=${toA.url}`);
+  return {
+    a,
+    b,
+    cut: () => [toA, toB].forEach((proxy) => proxy.cut()),
+    restore: () => [toA, toB].forEach((proxy) => proxy.restore()),
+    fastForward: async (ms, overMs) => {
+      const steps = Math.max(1, Math.round(overMs / 100));
+      for (let step = 0; step < steps; step++) {
+        for (const i of [0, 1]) {
+          offsets[i] = (offsets[i] as number) + ms / steps;
+          writeOffset(i);
+        }
+        await new Promise((resolve) => setTimeout(resolve, overMs / steps));
+      }
+    },
+    close: async () => {
+      await Promise.all([a.destroy(), b.destroy()]);
+      await Promise.all([toA.close(), toB.close()]);
+      rmSync(clockDir, { recursive: true, force: true });
+    },
+  };
 }

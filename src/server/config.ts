@@ -35,6 +35,9 @@ export interface FederationConfig {
   /** Requests per second per address that fail the X-Matrix check (or carry none). */
   readonly unauthenticatedRequestsPerSecond: number;
   readonly unauthenticatedRequestBurst: number;
+  // Recovery after a partition (issue 16).
+  /** Longest interval between two probes of an unreachable destination that we owe transactions. */
+  readonly probeIntervalMs: number;
   /** Key fetches per second from servers whose keys we have never had, all together. */
   readonly keyFetchesPerSecond: number;
   readonly keyFetchBurst: number;
@@ -123,6 +126,7 @@ interface RawConfig {
     unauthenticated_request_burst?: unknown;
     key_fetches_per_second?: unknown;
     key_fetch_burst?: unknown;
+    probe_interval_ms?: unknown;
     allow_private_addresses?: unknown;
     private_address_allowlist?: unknown;
   };
@@ -194,6 +198,7 @@ function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
       unauthenticated_request_burst: number(env.MYELIN_FEDERATION_UNAUTHENTICATED_REQUEST_BURST),
       key_fetches_per_second: number(env.MYELIN_FEDERATION_KEY_FETCHES_PER_SECOND),
       key_fetch_burst: number(env.MYELIN_FEDERATION_KEY_FETCH_BURST),
+      probe_interval_ms: number(env.MYELIN_FEDERATION_PROBE_INTERVAL_MS),
       allow_private_addresses: boolean(env.MYELIN_FEDERATION_ALLOW_PRIVATE_ADDRESSES),
       private_address_allowlist: list(env.MYELIN_FEDERATION_PRIVATE_ADDRESS_ALLOWLIST),
     },
@@ -374,6 +379,7 @@ function federationConfig(env: RawFederation, file: RawFederation, listenHost: s
     unauthenticatedRequestBurst: integer("unauthenticated_request_burst", 50),
     keyFetchesPerSecond: integer("key_fetches_per_second", 10),
     keyFetchBurst: integer("key_fetch_burst", 100),
+    probeIntervalMs: integer("probe_interval_ms", 4_000),
     ...privateAddresses(env, file),
   };
 }

@@ -90,7 +90,7 @@ export async function startServer(
     unauthenticatedRequestsPerSecond: config.federation.unauthenticatedRequestsPerSecond,
     unauthenticatedRequestBurst: config.federation.unauthenticatedRequestBurst,
     maxBodyBytes: config.federation.maxBodyBytes,
-    onVerifiedOrigin: (origin) => federation.outbound.retryNow(origin),
+    onVerifiedOrigin: (origin) => federation.outbound.peerSeen(origin),
   });
   const inbound = createInboundTransactions(ctx);
   inbound.routes(router);

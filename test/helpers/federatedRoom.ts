@@ -46,3 +46,19 @@ export async function threeServerRoom(
   }
   return { federation, alice, bob, carol, roomId, summary };
 }
+
+/** Two real homeservers and no third to relay: Alice on server 1, Bob on server 2, in one room. */
+export async function twoServerRoom(
+  options: { env?: Record<string, string> } = {},
+): Promise<Omit<FederatedRoom, "carol">> {
+  const federation = await startFederation(2, options.env !== undefined ? { env: options.env } : {});
+  const [s1, s2] = federation.servers;
+  const alice = await registerClient(s1!.url, "alice");
+  const bob = await registerClient(s2!.url, "bob");
+  const roomId = await alice.client.createRoom({ requiredVerification: "m.tofu" });
+  const summary = (test: TestClient) => test.client.rooms().find((room) => room.roomId === roomId);
+  await alice.client.invite(roomId, bob.client.userId);
+  await syncUntil([bob], () => summary(bob)?.membership === "invited", "the invite");
+  await bob.client.join(roomId);
+  return { federation, alice, bob, roomId, summary };
+}

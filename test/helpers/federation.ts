@@ -1,7 +1,7 @@
 // Several real homeservers on loopback that federate: names pinned to each other over plain
 // HTTP, each pair of servers linked through its own TCP proxies (so a test can partition any
 // two), each server's clock offset controlled through a file (commit windows, section 6).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startServerProcess, type Backend, type ServerProcess } from "./serverProcess.js";
@@ -17,6 +17,8 @@ export interface Federation {
   /** Cuts both directions between server i and server j. */
   cut(i: number, j: number): void;
   restore(i: number, j: number): void;
+  /** Connections server i made to server j that found the link cut. */
+  refusedConnections(i: number, j: number): number;
   close(): Promise<void>;
 }
 
@@ -60,7 +62,10 @@ export async function startFederation(
       Object.assign(server, {
         advanceClock: (ms: number) => {
           offsets[i]! += ms;
-          writeFileSync(clockFile, String(offsets[i]));
+          // Written aside and renamed: a server reading the file mid-write would see it empty
+          // (offset 0) and its clock would jump back.
+          writeFileSync(`${clockFile}.new`, String(offsets[i]));
+          renameSync(`${clockFile}.new`, clockFile);
         },
       }),
     );
@@ -70,6 +75,7 @@ export async function startFederation(
     servers,
     cut: (i, j) => link(i, j).forEach((proxy) => proxy.cut()),
     restore: (i, j) => link(i, j).forEach((proxy) => proxy.restore()),
+    refusedConnections: (i, j) => proxies[i]![j]!.refused,
     close: async () => {
       await Promise.all(servers.map((server) => server.destroy()));
       await Promise.all(proxies.flat().map((proxy) => proxy?.close()));

@@ -5,6 +5,8 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 export interface TcpProxy {
   readonly port: number;
   readonly url: string;
+  /** Connections refused since the proxy started: each one a request that found the link cut. */
+  readonly refused: number;
   /** Drops every open connection and refuses new ones until restore(). */
   cut(): void;
   restore(): void;
@@ -14,8 +16,10 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
+  let refused = 0;
   const server: Server = createServer((client) => {
     if (!open) {
+      refused += 1;
       client.destroy();
       return;
     }
@@ -37,6 +41,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   return {
+    get refused() {
+      return refused;
+    },
     port,
     url: `http://127.0.0.1:${port}`,
     cut: () => {

@@ -1,7 +1,8 @@
 // The outbound queue over a real database (SQLite and PostgreSQL) and a loopback peer that
-// records transactions: order, limits per transaction, each item once, retries with the same
-// transaction ID, exponential backoff while a peer is down for hours, resuming after a restart,
-// and what happens to a transaction a peer refuses.
+// records transactions and probes: order, limits per transaction, each item once, retries with
+// the same transaction ID, exponential backoff while a peer is down for hours, probes of a peer
+// that cannot be reached (issue 16), resuming after a restart with the backoff it had, and what
+// happens to a transaction a peer refuses. Time is virtual: each timer moves a fake clock.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,8 @@ import {
   type ManagedOutboundQueue,
   type OutboundQueueOptions,
 } from "../../../src/server/federation/outbound/outboundQueue.js";
+import type { Clock } from "../../../src/server/clock.js";
+import { PROBE_PATH } from "../../../src/server/federation/outbound/outboundQueue.js";
 import type { Scheduler } from "../../../src/server/federation/outbound/scheduler.js";
 import { outboundMigrations } from "../../../src/server/federation/outbound/schema.js";
 import { createFederationClient } from "../../../src/server/federation/transport/federationClient.js";
@@ -29,6 +32,7 @@ import { json, startHttpServer, type LocalHttpServer } from "./federationPeer.js
 const ORIGIN = "sender.test";
 const INITIAL_MS = 1_000;
 const MAX_MS = 3_600_000;
+const PROBE_MS = 4_000;
 
 interface Received {
   readonly destination: string;
@@ -51,14 +55,20 @@ function recordingLogger(lines: string[]): FastifyBaseLogger {
   } as unknown as FastifyBaseLogger;
 }
 
-/** Timers that fire at once (or never), keeping the delays asked for. */
-function testScheduler(fire = true): Scheduler & { delays: number[] } {
+/** Timers that fire at once (or never), keeping the delays asked for and moving `clock` by them. */
+function testScheduler(fire = true): Scheduler & { delays: number[]; clock: Clock } {
   const delays: number[] = [];
+  let now = Date.now();
   return {
     delays,
+    clock: { now: () => now },
     setTimeout: (callback, ms) => {
       delays.push(ms);
-      return fire ? setTimeout(callback, 1) : undefined;
+      if (!fire) return undefined;
+      return setTimeout(() => {
+        now += ms;
+        callback();
+      }, 1);
     },
     clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
   };
@@ -80,6 +90,9 @@ describe.each(BACKENDS)("outbound queue on %s", (backend) => {
   /** Per destination: the HTTP status to answer to the n-th attempt (0-based); 200 when absent. */
   const answers = new Map<string, (attempt: number) => number>();
   const attempts = new Map<string, number>();
+  /** Per destination: the HTTP status to answer to probes (200 when absent), and their number. */
+  const probeAnswers = new Map<string, () => number>();
+  const probes = new Map<string, number>();
   const transport = createHttpTransport({ allowPlainHttp: "loopback" });
   const queues: OutboundQueue[] = [];
   let nextEvent = 0;
@@ -96,6 +109,12 @@ describe.each(BACKENDS)("outbound queue on %s", (backend) => {
       cleanup = async () => rmSync(dir, { recursive: true, force: true });
     }
     peer = await startHttpServer((request, body, response) => {
+      if (request.url === PROBE_PATH) {
+        const host = request.headers.host ?? "";
+        probes.set(host, (probes.get(host) ?? 0) + 1);
+        const status = probeAnswers.get(host)?.() ?? 200;
+        return json(response, status, status === 200 ? { server: { name: "test" } } : {});
+      }
       const destination = parseXMatrix(request.headers.authorization ?? "")?.destination ?? "";
       const attempt = attempts.get(destination) ?? 0;
       attempts.set(destination, attempt + 1);
@@ -114,27 +133,35 @@ describe.each(BACKENDS)("outbound queue on %s", (backend) => {
     await cleanup();
   });
 
-  function queueOptions(options: { scheduler?: Scheduler; logs?: string[] } = {}): OutboundQueueOptions {
+  type TestScheduler = ReturnType<typeof testScheduler>;
+
+  function queueOptions(options: { scheduler?: TestScheduler; logs?: string[] } = {}): OutboundQueueOptions {
+    const scheduler = options.scheduler ?? testScheduler();
     const client = createFederationClient({
       serverName: ORIGIN,
       signer: nodeSigner("ed25519:out", new Uint8Array(32).fill(4)),
       transport,
-      // Every destination is the recording peer, which tells them apart by the X-Matrix destination.
-      resolver: { resolve: async () => ({ url: peer.url, hostHeader: "peer", pinned: true }) },
+      // Every destination is the recording peer, which tells them apart by the X-Matrix destination
+      // (or, for unsigned probes, the Host header).
+      resolver: { resolve: async (name) => ({ url: peer.url, hostHeader: name, pinned: true }) },
     });
     return {
       serverName: ORIGIN,
       db,
       client,
-      clock: { now: () => Date.now() },
+      clock: scheduler.clock,
       log: recordingLogger(options.logs ?? []),
       retryInitialMs: INITIAL_MS,
       retryMaxMs: MAX_MS,
-      scheduler: options.scheduler ?? testScheduler(),
+      probeIntervalMs: PROBE_MS,
+      scheduler,
+      // No jitter: the delays are exact.
+      random: () => 0,
+      clockCheckMs: Number.POSITIVE_INFINITY,
     };
   }
 
-  function queue(options: { scheduler?: Scheduler; logs?: string[] } = {}): ManagedOutboundQueue {
+  function queue(options: { scheduler?: TestScheduler; logs?: string[] } = {}): ManagedOutboundQueue {
     const made = createOutboundQueue(queueOptions(options));
     queues.push(made);
     return made;
@@ -235,10 +262,11 @@ describe.each(BACKENDS)("outbound queue on %s", (backend) => {
     );
   });
 
-  it("backs off from 1 s, doubling up to 1 h, while a peer is down for hours; then delivers everything", async () => {
+  it("backs off from 1 s, doubling up to 1 h, while a peer fails for hours; then delivers everything", async () => {
     const destination = "down.peer.test";
     const downFor = 16;
-    answers.set(destination, (attempt) => (attempt < downFor ? 503 : 200));
+    // 500: the peer answers, so probing it would tell nothing; only the backoff applies.
+    answers.set(destination, (attempt) => (attempt < downFor ? 500 : 200));
     const scheduler = testScheduler();
     const q = queue({ scheduler });
     const pdus = [...(await enqueuePdus(q, destination, 2)), ...(await enqueuePdus(q, destination, 2))];
@@ -298,18 +326,63 @@ describe.each(BACKENDS)("outbound queue on %s", (backend) => {
     expect(deliveredPdus(destination)).toEqual(pdus);
   });
 
-  it("retries at once, backoff reset, when the peer is known to be up again (retryNow)", async () => {
+  it("retries at once, backoff reset, when the peer talks to us (peerSeen)", async () => {
     const destination = "back.peer.test";
     let up = false;
-    answers.set(destination, () => (up ? 200 : 503));
+    answers.set(destination, () => (up ? 200 : 500));
     const scheduler = testScheduler(false);
     const q = queue({ scheduler });
     await enqueuePdus(q, destination, 1);
     await until(() => scheduler.delays.length === 1);
     up = true;
-    q.retryNow(destination);
+    q.peerSeen(destination);
     await until(async () => (await queuedCount(destination)) === 0);
     expect(delivered(destination)).toHaveLength(1);
+    expect(q.retryState(destination)).toEqual({ kind: "idle" });
+  });
+
+  it("probes a peer it cannot reach on the probe interval, not once per transaction, and sends once a probe answers", async () => {
+    const destination = "partitioned.peer.test";
+    let up = false;
+    answers.set(destination, () => (up ? 200 : 503));
+    probeAnswers.set(destination, () => (up ? 200 : 503));
+    const scheduler = testScheduler();
+    const q = queue({ scheduler });
+    const pdus: number[] = [];
+    // 120 PDUs queued while it is down: three transactions, one sent at a time.
+    for (let i = 0; i < 4; i++) pdus.push(...(await enqueuePdus(q, destination, 30)));
+    await until(() => (probes.get(destination) ?? 0) >= 30);
+    up = true;
+    await until(async () => (await queuedCount(destination)) === 0);
+    const puts = received.filter((r) => r.destination === destination);
+    // About 2 minutes of virtual time went by: 30 probes 4 s apart, and only the backoff's
+    // attempts (1, 2, 4, ... 64 s) with the same transaction, then the three deliveries.
+    expect(puts.filter((r) => r.status !== 200).length).toBeLessThanOrEqual(8);
+    expect(new Set(puts.filter((r) => r.status !== 200).map((r) => r.txnId)).size).toBe(1);
+    expect(scheduler.delays.filter((ms) => ms === PROBE_MS).length).toBeGreaterThanOrEqual(25);
+    expect(deliveredPdus(destination)).toEqual(pdus);
+  });
+
+  it("keeps the backoff across a restart instead of sending at once to a peer that failed", async () => {
+    const destination = "crashloop.peer.test";
+    answers.set(destination, () => 500);
+    const first = queue({ scheduler: testScheduler(false) });
+    await enqueuePdus(first, destination, 1);
+    await until(async () => first.retryState(destination).kind === "backingOff");
+    await until(
+      async () =>
+        (await db.get("SELECT failures FROM federation_outbound_backoff WHERE destination = ?", [
+          destination,
+        ])) !== undefined,
+    );
+    await first.close();
+    const sentBefore = received.filter((r) => r.destination === destination).length;
+    const scheduler = testScheduler(false);
+    const second = queue({ scheduler });
+    await second.start();
+    await until(() => scheduler.delays.length === 1);
+    expect(received.filter((r) => r.destination === destination).length).toBe(sentBefore);
+    expect(second.retryState(destination)).toMatchObject({ kind: "backingOff", failures: 1 });
   });
 
   it("queues nothing when the enqueuing write rolls back", async () => {

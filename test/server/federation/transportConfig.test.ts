@@ -20,6 +20,7 @@ describe("federation options", () => {
       unauthenticatedRequestBurst: 50,
       keyFetchesPerSecond: 10,
       keyFetchBurst: 100,
+      probeIntervalMs: 4_000,
       allowPrivateAddresses: false,
       privateAddressAllowlist: [],
     });

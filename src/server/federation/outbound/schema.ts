@@ -1,5 +1,6 @@
 // Tables of the outbound queue: items per destination in order (our PDUs by event ID, EDUs as
-// JSON), and per destination the transaction in flight and the counter its IDs come from.
+// JSON), per destination the transaction in flight and the counter its IDs come from, and the
+// retry state of destinations that failed.
 import type { Migrations } from "../../storage/database.js";
 
 export const outboundMigrations: Migrations = {
@@ -24,6 +25,17 @@ export const outboundMigrations: Migrations = {
         next_txn BIGINT NOT NULL,
         txn_id TEXT,
         rejections INTEGER NOT NULL
+      )`,
+    ],
+    [
+      // The retry state of a destination that failed (issue 16): kept across a restart, so a
+      // server in a crash loop does not send everything at once to a peer that is down.
+      // probe_at: when to probe next, NULL when probing would tell nothing (the peer answered).
+      `CREATE TABLE federation_outbound_backoff (
+        destination TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        retry_at BIGINT NOT NULL,
+        probe_at BIGINT
       )`,
     ],
   ],

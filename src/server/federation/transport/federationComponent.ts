@@ -8,6 +8,7 @@ import type { FederationRouter } from "../../federationTypes.js";
 import type { TransactionHandlers } from "./inboundTransactions.js";
 import { keyRoutes } from "./serverKeys.js";
 import { transportMigrations } from "./schema.js";
+import { versionRoute } from "./serverVersion.js";
 
 /** What a component's federation part does, made once per server from its context. */
 export interface FederationParticipant {
@@ -24,15 +25,17 @@ export interface FederationComponent extends ServerComponent {
   readonly federation?: (ctx: ServerContext) => FederationParticipant;
 }
 
-/** Our keys at /_matrix/key/v2/server and the transport's tables. */
+/** Our keys at /_matrix/key/v2/server, /_matrix/federation/v1/version and the transport's tables. */
 export const transportComponent: FederationComponent = {
   name: "federation_transport",
   migrations: transportMigrations,
-  rootRoutes: (app, ctx) =>
+  rootRoutes: (app, ctx) => {
     keyRoutes(app, {
       serverName: ctx.config.serverName,
       signingKey: ctx.signingKey,
       db: ctx.db,
       clock: ctx.clock,
-    }),
+    });
+    versionRoute(app);
+  },
 };

@@ -7,6 +7,7 @@ import type { Clock } from "../../clock.js";
 import type { ServerConfig } from "../../config.js";
 import type { ServerSigningKey } from "../../signingKey.js";
 import type { Database } from "../../storage/database.js";
+import { OFFSET_CLOCK_CHECK_MS } from "../outbound/destinationSender.js";
 import { createOutboundQueue, type ManagedOutboundQueue } from "../outbound/outboundQueue.js";
 import type { Scheduler } from "../outbound/scheduler.js";
 import type { Federation } from "../../federationTypes.js";
@@ -79,6 +80,9 @@ export async function createFederationServices(deps: FederationDeps): Promise<Fe
     log,
     retryInitialMs: settings.retryInitialMs,
     retryMaxMs: settings.retryMaxMs,
+    probeIntervalMs: settings.probeIntervalMs,
+    // A clock a test moves through the offset file is looked at often: its jumps take effect soon.
+    ...(config.clockOffsetFile !== undefined ? { clockCheckMs: OFFSET_CLOCK_CHECK_MS } : {}),
     ...(deps.scheduler !== undefined ? { scheduler: deps.scheduler } : {}),
   });
   return {
