@@ -55,7 +55,7 @@ describe("layering of src/server", () => {
   it("has no import cycle between its folders (each subfolder a unit, each top-level file its own)", () => {
     expect(serverFolderCycles(graph)).toEqual([]);
   });
-  it("lets only the HTTP edge (http, api, federation transport, server.ts) import src/server/http", () => {
+  it("lets only the HTTP edges (http, api, federation, server.ts) import src/server/http", () => {
     expect(httpImportViolations(graph)).toEqual([]);
   });
   it("keeps the rooms domain free of its edges, of other domains and of HTTP", () => {

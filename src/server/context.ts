@@ -4,7 +4,7 @@ import type { ProtocolCrypto } from "../protocol/crypto.js";
 import type { Clock } from "./clock.js";
 import type { Federation } from "./federationTypes.js";
 import type { ServerConfig } from "./config.js";
-import type { KeyFederation } from "./keys/keyFederation.js";
+import type { KeyFederation } from "./keyFederation.js";
 import type { Notifier } from "./notifier.js";
 import type { PasswordHasher } from "./auth/passwords.js";
 import type { Sessions } from "./auth/sessions.js";

@@ -8,7 +8,7 @@ import { badJson, forbidden, invalidParam, invalidSignature, missingParam } from
 import { isJsonObject, type JsonObject } from "../json.js";
 import type { Queryable } from "../storage/database.js";
 import { markDeviceListChanged, wakeForDeviceListChange } from "./deviceLists.js";
-import type { PublishedSigningKeys } from "./keyFederation.js";
+import type { PublishedSigningKeys } from "../keyFederation.js";
 import {
   ed25519Key,
   isSignatures,

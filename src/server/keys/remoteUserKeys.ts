@@ -17,7 +17,7 @@ import { keyedRecord } from "../keyedRecord.js";
 import { checkCrossSigningKey, signedByMaster, type CrossSigningKey } from "./crossSigning.js";
 import { checkDeviceKeys, splitKeyId } from "./deviceKeysCheck.js";
 import { KeyError } from "./keyErrors.js";
-import { KeyServerError } from "./keyFederation.js";
+import { KeyServerError } from "../keyFederation.js";
 import { withSignatures } from "./keyJson.js";
 import { MlsCheckError, checkKeyPackage, claimableAlgorithms, parseMlsAlgorithm } from "./keyPackages.js";
 import { uploadedSignatures } from "./keyStore.js";

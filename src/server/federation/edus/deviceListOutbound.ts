@@ -3,7 +3,7 @@
 // these through KeyFederation (keys/keyFederation.ts) inside the write that made the change, so
 // each announcement is sent exactly when the change commits; wakeForDeviceListChange wakes the
 // outbound queue afterwards.
-import type { DeviceListUpdate, PublishedSigningKeys } from "../../keys/keyFederation.js";
+import type { DeviceListUpdate, PublishedSigningKeys } from "../../keyFederation.js";
 import type { WriteTransaction } from "../../storage/database.js";
 import type { OutboundQueue } from "../../federationTypes.js";
 import { serversSharingRoomsWith } from "../../rooms/sharedRooms.js";

@@ -1,8 +1,8 @@
 // The federation side of the keys domain (KeyFederation, keys/keyFederation.ts): device list
 // announcements through the outbound queue, and POST /user/keys/query and /user/keys/claim to
 // other servers through the signing federation client.
-import type { KeyFederation } from "../../keys/keyFederation.js";
-import { KeyServerError } from "../../keys/keyFederation.js";
+import type { KeyFederation } from "../../keyFederation.js";
+import { KeyServerError } from "../../keyFederation.js";
 import { FederationRequestError, type Federation } from "../../federationTypes.js";
 import { announceDeviceChange, announceSigningKeys } from "./deviceListOutbound.js";
 import { USER_KEYS_CLAIM_PATH, USER_KEYS_QUERY_PATH } from "./userKeys.js";

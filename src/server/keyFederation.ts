@@ -1,9 +1,10 @@
-// What the keys domain needs of federation, as the domain sees it: announcing a local user's
-// device list changes to the servers sharing a room with them, and asking another server for its
-// users' keys. federation/edus/keyFederation.ts implements it; server.ts puts it in the
-// ServerContext, so the domain never imports federation code.
-import type { JsonObject } from "../json.js";
-import type { WriteTransaction } from "../storage/database.js";
+// What the keys domain (keys/) needs of federation, as the domain sees it: announcing a local
+// user's device list changes to the servers sharing a room with them, and asking another server
+// for its users' keys. federation/edus/keyFederation.ts implements it; server.ts puts it in the
+// ServerContext, so the domain never imports federation code. It lives beside federationTypes.ts,
+// not in keys/, because the context names it and every folder reads the context.
+import type { JsonObject } from "./json.js";
+import type { WriteTransaction } from "./storage/database.js";
 
 /** One m.device_list_update (server-server spec) of a local user's device. */
 export interface DeviceListUpdate {
